@@ -1,0 +1,256 @@
+"""stenotype as a trio program: set-up in order, then the actor tree.
+
+Set-up order matters and follows upstream: every capture socket is opened
+while the process still has CAP_NET_RAW/CAP_IPC_LOCK; then the umask becomes
+077 and privileges are dropped (--uid/--gid); only then are files touched, so
+every file is owned by the user that runs capture.  Leftovers of an earlier
+run are listed before the first new file exists.
+
+The tree::
+
+    stenotype
+      ├─ IndexFlusher (seals finished files; outlives the workers)
+      ├─ recovery     (seals leftovers of a crashed run, once)
+      ├─ signals      (SIGTERM/SIGINT: stop the workers, let them finish)
+      ├─ watchdog     (aborts if a worker stops coming back from the native loop)
+      └─ CaptureWorker, one per --threads
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+import trio
+
+from steno import log as steno_log
+from steno.actors.messages import SealFile
+from steno.actors.stenotype import recovery
+from steno.actors.stenotype.index_flush import IndexFlusher
+from steno.actors.stenotype.options import StenotypeOptions, UsageError, parse_args
+from steno.actors.stenotype.rotation import RotationPolicy
+from steno.actors.stenotype.worker import CaptureWorker, StatsSchedule
+from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
+from steno.privileges import PrivilegeError, drop_privileges
+from steno.store.naming import ThreadDirs
+
+log = logging.getLogger("steno.stenotype")
+
+PR_SET_PDEATHSIG = 1
+SEAL_QUEUE = 16
+WATCHDOG_MIN_NS = 30_000_000_000
+
+
+class SetupError(Exception):
+    """Start-up failed for a reason the operator can fix; the message says which."""
+
+
+def capture_config(opts: StenotypeOptions, *, lock_memory: bool = True) -> CaptureConfig:
+    fanout_id = opts.fanout_id or (os.getpid() & 0xFFFF)
+    ring = RingConfig(
+        iface=opts.iface,
+        block_size=opts.block_size,
+        block_count=opts.blocks,
+        retire_tov_ms=opts.blockage_sec * 1000 - 1,
+        fanout=opts.fanout,
+        fanout_type=opts.fanout_type,
+        fanout_id=fanout_id,
+        promisc=opts.promisc,
+        lock_memory=lock_memory,
+        bpf=opts.bpf_program(),
+    )
+    return CaptureConfig(
+        ring=ring,
+        aio_depth=opts.aiops,
+        max_blocks_per_file=opts.blocks_per_file,
+        index=opts.index,
+        index_budget_bytes=opts.index_budget_mb * 1024 * 1024,
+        count=None if opts.count < 0 else opts.count,
+    )
+
+
+def open_captures(opts: StenotypeOptions) -> list[Capture]:
+    """One ring per thread, all in one fanout group; closes what it opened on failure."""
+    captures: list[Capture] = []
+    lock = True
+    try:
+        for _ in range(opts.threads):
+            try:
+                captures.append(Capture(capture_config(opts, lock_memory=lock)))
+            except CaptureError as exc:
+                if not (
+                    exc.step.startswith("mmap(MAP_LOCKED)")
+                    and exc.errno in (errno.EAGAIN, errno.ENOMEM, errno.EPERM)
+                ):
+                    raise
+                log.warning(
+                    "ring of %d MiB cannot be locked in memory (%s): it may be swapped out "
+                    "under memory pressure; grant CAP_IPC_LOCK to avoid that",
+                    opts.blocks * opts.block_size >> 20,
+                    os.strerror(exc.errno),
+                )
+                lock = False
+                captures.append(Capture(capture_config(opts, lock_memory=False)))
+    except CaptureError as exc:
+        for capture in captures:
+            capture.close()
+        raise SetupError(str(exc)) from None
+    return captures
+
+
+def prepare_dirs(opts: StenotypeOptions) -> list[ThreadDirs]:
+    """``<dir>/PKT<N>`` and ``<dir>/IDX<N>`` for every thread, created 0700 if missing."""
+    result = []
+    for thread in range(opts.threads):
+        dirs = ThreadDirs.under(opts.dir, thread)
+        for path in (dirs.packets, dirs.index):
+            try:
+                path.mkdir(mode=0o700, exist_ok=True)
+            except FileExistsError:
+                raise SetupError(f"{path} exists and is not a directory") from None
+            except OSError as exc:
+                raise SetupError(f"cannot create {path}: {exc.strerror}") from None
+            if not path.is_dir():
+                raise SetupError(f"{path} exists and is not a directory")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise SetupError(f"{path} is not writable by uid {os.getuid()}")
+        result.append(dirs)
+    return result
+
+
+def set_parent_death_signal() -> None:
+    """Like upstream: die with the parent (stenographer) instead of capturing on alone.
+
+    Set after the privilege drop, which would clear it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+async def _watch_signals(workers: Sequence[CaptureWorker], cancel: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.warning("Got signal %s, finishing files and exiting", signal.Signals(signum).name)
+            for worker in workers:
+                worker.capture.request_stop()
+            cancel.cancel()
+            return
+
+
+async def _watchdog(workers: Sequence[CaptureWorker], limit_ns: int) -> None:
+    """Upstream's watchdog, minus its bug: an idle link is progress too (issue #94),
+    because the native loop returns on its deadline whether or not packets came."""
+    while True:
+        await trio.sleep(limit_ns / 4e9)
+        now = time.monotonic_ns()
+        for worker in workers:
+            if now - worker.last_progress_ns > limit_ns:
+                log.critical(
+                    "WATCHDOG FAILURE: thread %d made no progress for %.0f s",
+                    worker.thread,
+                    (now - worker.last_progress_ns) / 1e9,
+                )
+                logging.shutdown()
+                os.abort()
+
+
+async def run_tree(
+    opts: StenotypeOptions, captures: Sequence[Capture], dirs: Sequence[ThreadDirs]
+) -> None:
+    plans = [recovery.plan_thread(d, indexing=opts.index) for d in dirs]
+    policy = RotationPolicy(max_age_ns=opts.fileage_sec * 1_000_000_000)
+    send, receive = trio.open_memory_channel[SealFile](SEAL_QUEUE)
+    flusher = IndexFlusher(receive, nice=opts.index_nicelevel)
+    async with trio.open_nursery() as outer:
+        await outer.start(flusher.run)
+        if any(plans):
+            outer.start_soon(_recover, opts, dirs, plans)
+        async with send:
+            workers = [
+                CaptureWorker(
+                    thread=i,
+                    dirs=dirs[i],
+                    capture=captures[i],
+                    policy=policy,
+                    seal=send,
+                    block_size=opts.block_size,
+                    retire_tov_ns=opts.blockage_sec * 1_000_000_000,
+                    preallocate_bytes=opts.preallocate_file_mb * 1024 * 1024,
+                    stats=StatsSchedule(blocks=opts.stats_blocks, seconds=opts.stats_sec),
+                )
+                for i in range(opts.threads)
+            ]
+            async with trio.open_nursery() as helpers:
+                async with trio.open_nursery() as capture_nursery:
+                    helpers.start_soon(_watch_signals, workers, capture_nursery.cancel_scope)
+                    if opts.watchdogs:
+                        limit = max(2 * opts.fileage_sec * 1_000_000_000, WATCHDOG_MIN_NS)
+                        helpers.start_soon(_watchdog, workers, limit)
+                    for worker in workers:
+                        await capture_nursery.start(worker.run)
+                    log.info(
+                        "Capturing on %s with %d thread(s) into %s",
+                        opts.iface,
+                        opts.threads,
+                        opts.dir,
+                    )
+                helpers.cancel_scope.cancel()
+
+
+async def _recover(
+    opts: StenotypeOptions, dirs: Sequence[ThreadDirs], plans: Sequence[list[recovery.Leftover]]
+) -> None:
+    for thread_dirs, plan in zip(dirs, plans, strict=True):
+        if not plan:
+            continue
+        report = await trio.to_thread.run_sync(
+            lambda d=thread_dirs, p=plan: recovery.execute(
+                d, p, block_size=opts.block_size, indexing=opts.index
+            )
+        )
+        log.warning(
+            "Thread %d: recovered an earlier run: %d files sealed (%d packets), %d deleted, "
+            "%d failed",
+            thread_dirs.thread,
+            report.recovered_files,
+            report.recovered_packets,
+            report.deleted_files,
+            report.failed,
+        )
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        parsed = parse_args(list(argv))
+    except UsageError as exc:
+        print(f"stenotype: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(parsed, str):
+        print(parsed, end="")
+        return 0
+    opts = parsed
+    steno_log.configure(opts.verbosity)
+    log.debug("Arguments: %s", " ".join(argv))
+    try:
+        captures = open_captures(opts)
+        try:
+            os.umask(0o077)
+            identity = drop_privileges(opts.uid, opts.gid)
+            log.info("Running as %s", identity)
+            set_parent_death_signal()
+            dirs = prepare_dirs(opts)
+            trio.run(run_tree, opts, captures, dirs)
+        finally:
+            for capture in captures:
+                capture.close()
+    except (SetupError, PrivilegeError) as exc:
+        print(f"stenotype: {exc}", file=sys.stderr)
+        return 1
+    log.info("Process exiting successfully")
+    return 0
