@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import mmap
-import re
-import struct
 from typing import NoReturn
 
 import attrs
+
+from steno.bpf import BpfError, decode_hex
 
 # PACKET_FANOUT_LB | PACKET_FANOUT_FLAG_ROLLOVER, upstream's default.
 DEFAULT_FANOUT_TYPE = 0x1001
 SECCOMP_MODES = ("none", "trace", "kill")
 MAX_FILESIZE_MB = 4096  # positions are 32-bit byte offsets
-_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 
 
 class UsageError(Exception):
@@ -144,33 +143,11 @@ class StenotypeOptions:
 
 
 def decode_filter(text: str) -> bytes:
-    """Decodes upstream's --filter: 16 hex digits per instruction (code, jt, jf, k).
-
-    This is what ``compile_bpf.sh`` (and ``steno-compile-bpf``) print from
-    ``tcpdump -ddd``; the result is the kernel's ``struct sock_filter`` array.
-    """
-    if not text:
-        return b""
-    if len(text) % 16:
-        raise UsageError(
-            f"--filter: length {len(text)} is not a multiple of 16 hex digits per instruction"
-        )
-    count = len(text) // 16
-    if count > 0xFFFF:
-        raise UsageError(f"--filter: {count} instructions, at most 65535 fit a socket filter")
-    out = bytearray()
-    for i in range(count):
-        chunk = text[i * 16 : (i + 1) * 16]
-        if not _HEX16.fullmatch(chunk):
-            raise UsageError(f"--filter: instruction {i} ({chunk!r}) is not 16 hex digits")
-        code, jt, jf, k = (
-            int(chunk[0:4], 16),
-            int(chunk[4:6], 16),
-            int(chunk[6:8], 16),
-            int(chunk[8:16], 16),
-        )
-        out += struct.pack("=HBBI", code, jt, jf, k)
-    return bytes(out)
+    """The --filter hex as the kernel's ``struct sock_filter`` array (see steno.bpf)."""
+    try:
+        return decode_hex(text)
+    except BpfError as exc:
+        raise UsageError(f"--filter: {exc}") from None
 
 
 class _Parser(argparse.ArgumentParser):

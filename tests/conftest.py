@@ -1,0 +1,1 @@
+"""Shared fixtures.  Lab (network-namespace) fixtures live in tests/lab/."""
