@@ -20,7 +20,9 @@ async def test_runs_in_one_named_thread_in_order() -> None:
 async def test_nice_applies_to_that_thread_only() -> None:
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     async with DedicatedThread("niced", nice=5) as thread:
-        inside = await thread.run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        inside = await thread.run(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        )
     assert inside == before + 5
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 

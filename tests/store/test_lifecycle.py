@@ -37,7 +37,9 @@ def test_one_name(packets: list[str], index: list[str], expected: Action | None)
 
 def test_without_indexing_packets_stay_and_hidden_indexes_go() -> None:
     assert plan_recovery([N], [], indexing=False) == []
-    assert plan_recovery([N], ["." + N], indexing=False) == [Leftover(N, Action.DELETE_HIDDEN_INDEX)]
+    assert plan_recovery([N], ["." + N], indexing=False) == [
+        Leftover(N, Action.DELETE_HIDDEN_INDEX)
+    ]
     assert plan_recovery(["." + N], [], indexing=False) == [Leftover(N, Action.RECOVER_PACKETS)]
 
 

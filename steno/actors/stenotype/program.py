@@ -37,6 +37,7 @@ from steno.actors.stenotype.options import StenotypeOptions, UsageError, parse_a
 from steno.actors.stenotype.rotation import RotationPolicy
 from steno.actors.stenotype.worker import CaptureWorker, StatsSchedule
 from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
+from steno.native.sandbox import apply_sandbox
 from steno.privileges import PrivilegeError, drop_privileges
 from steno.store.naming import ThreadDirs
 
@@ -245,6 +246,10 @@ def main(argv: Sequence[str]) -> int:
             log.info("Running as %s", identity)
             set_parent_death_signal()
             dirs = prepare_dirs(opts)
+            try:
+                apply_sandbox(opts.seccomp)
+            except OSError as exc:
+                raise SetupError(str(exc)) from None
             trio.run(run_tree, opts, captures, dirs)
         finally:
             for capture in captures:
