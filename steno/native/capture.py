@@ -25,12 +25,12 @@ class CaptureError(OSError):
     """Opening the capture failed; ``step`` names the system call that did."""
 
     def __init__(self, err: int, step: str, iface: str) -> None:
-        super().__init__(err, f"{step}: {os.strerror(err)}")
+        super().__init__(err, os.strerror(err))
         self.step = step
         self.iface = iface
 
     def __str__(self) -> str:
-        return f"cannot capture on {self.iface}: {self.step}: {os.strerror(self.errno)}"
+        return f"cannot capture on {self.iface}: {self.step}: {self.strerror}"
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ def test_hidden_and_visible_names() -> None:
 def test_parse_micros_accepts_only_digits() -> None:
     assert parse_micros("1700000000000000") == 1700000000000000
     assert parse_micros(".1700000000000000") == 1700000000000000
-    for foreign in ["dhcp", "12a", "", ".", "１２"]:
+    for foreign in ["dhcp", "12a", "", ".", "\uff11\uff12"]:
         assert parse_micros(foreign) is None
 
 

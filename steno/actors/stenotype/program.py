@@ -39,6 +39,7 @@ from steno.actors.stenotype.worker import CaptureWorker, StatsSchedule
 from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
 from steno.native.sandbox import apply_sandbox
 from steno.privileges import PrivilegeError, drop_privileges
+from steno.store.lifecycle import Leftover
 from steno.store.naming import ThreadDirs
 
 log = logging.getLogger("steno.stenotype")
@@ -205,14 +206,14 @@ async def run_tree(
 
 
 async def _recover(
-    opts: StenotypeOptions, dirs: Sequence[ThreadDirs], plans: Sequence[list[recovery.Leftover]]
+    opts: StenotypeOptions, dirs: Sequence[ThreadDirs], plans: Sequence[list[Leftover]]
 ) -> None:
     for thread_dirs, plan in zip(dirs, plans, strict=True):
         if not plan:
             continue
         report = await trio.to_thread.run_sync(
-            lambda d=thread_dirs, p=plan: recovery.execute(
-                d, p, block_size=opts.block_size, indexing=opts.index
+            functools.partial(
+                recovery.execute, thread_dirs, plan, block_size=opts.block_size, indexing=opts.index
             )
         )
         log.warning(
