@@ -55,7 +55,10 @@ class _Case:
 
     def tags(self, n: int, tpids: tuple[int, ...] = tuple(sorted(f.VLAN_TPIDS))) -> list[P.Layer]:
         vids = self.rng.sample(range(4096), n)
-        return [P.Dot1Q(f.vlan_tci(v, pcp=self.rng.randrange(8)), tpid=self.rng.choice(tpids)) for v in vids]
+        return [
+            P.Dot1Q(f.vlan_tci(v, pcp=self.rng.randrange(8)), tpid=self.rng.choice(tpids))
+            for v in vids
+        ]
 
     def labels(self, n: int, bottom: bool = True) -> list[P.Layer]:
         values = self.rng.sample(range(1 << 20), n)
@@ -69,9 +72,21 @@ class _Case:
         if r < 0.55:
             return [self.eth(), *self.tags(self.rng.randrange(1, 4))]
         if r < 0.8:
-            return [self.eth(), *self.tags(self.rng.randrange(0, 2)), *self.labels(self.rng.randrange(1, 4))]
-        inner = [P.ControlWord(self.rng.getrandbits(16)), P.Eth(self.dst_mac(), b"\x02" + self.rng.randbytes(5))]
-        return [self.eth(), *self.labels(self.rng.randrange(1, 3)), *inner, *self.tags(self.rng.randrange(0, 2))]
+            return [
+                self.eth(),
+                *self.tags(self.rng.randrange(0, 2)),
+                *self.labels(self.rng.randrange(1, 4)),
+            ]
+        inner: list[P.Layer] = [
+            P.ControlWord(self.rng.getrandbits(16)),
+            P.Eth(self.dst_mac(), b"\x02" + self.rng.randbytes(5)),
+        ]
+        return [
+            self.eth(),
+            *self.labels(self.rng.randrange(1, 3)),
+            *inner,
+            *self.tags(self.rng.randrange(0, 2)),
+        ]
 
     def transport(self) -> P.Layer:
         rng = self.rng
@@ -90,8 +105,14 @@ class _Case:
 
     def ip(self, upper: list[P.Layer]) -> list[P.Layer]:
         if self.rng.random() < 0.5:
-            return [P.IPv4(self.v4(), self.v4(), total_length=self.rng.choice((None, 0, 19, 65535))), *upper]
-        return [P.IPv6(self.v6(), self.v6(), payload_length=self.rng.choice((None, 0, 65535))), *upper]
+            return [
+                P.IPv4(self.v4(), self.v4(), total_length=self.rng.choice((None, 0, 19, 65535))),
+                *upper,
+            ]
+        return [
+            P.IPv6(self.v6(), self.v6(), payload_length=self.rng.choice((None, 0, 65535))),
+            *upper,
+        ]
 
     # -- cases: each returns the plan, and the wire length to cut it to (or None) --
 
@@ -105,13 +126,17 @@ class _Case:
         for _ in range(n):
             kind = self.rng.randrange(5)
             if kind == 0:
-                out.append(P.Options6(f.IPPROTO_HOPOPTS, self.rng.randbytes(self.rng.randrange(0, 12))))
+                out.append(
+                    P.Options6(f.IPPROTO_HOPOPTS, self.rng.randbytes(self.rng.randrange(0, 12)))
+                )
             elif kind == 1:
                 out.append(P.Options6(f.IPPROTO_DSTOPTS, b""))
             elif kind == 2:
                 out.append(P.Routing6(segments=(self.v6(),)))
             elif kind == 3:
-                out.append(P.AH6(spi=self.rng.getrandbits(32), seq=1, icv_len=self.rng.choice((4, 12, 16))))
+                out.append(
+                    P.AH6(spi=self.rng.getrandbits(32), seq=1, icv_len=self.rng.choice((4, 12, 16)))
+                )
             else:
                 out.append(P.Fragment6(0, True, self.rng.getrandbits(32)))
         return out
@@ -147,7 +172,12 @@ class _Case:
         if later:
             proto = rng.choice((f.IPPROTO_TCP, f.IPPROTO_UDP, f.IPPROTO_SCTP))
             upper = P.Raw(rng.randbytes(rng.randrange(8, 80)), proto=proto)
-        plan = [*self.l2(), P.IPv6(self.v6(), self.v6()), P.Fragment6(offset, rng.random() < 0.5, 7), upper]
+        plan = [
+            *self.l2(),
+            P.IPv6(self.v6(), self.v6()),
+            P.Fragment6(offset, rng.random() < 0.5, 7),
+            upper,
+        ]
         cut = None
         if rng.random() < 0.3:
             at = P.build(plan).offset_of(P.Fragment6)
@@ -159,11 +189,25 @@ class _Case:
         rng = self.rng
         r = rng.random()
         if r < 0.35:
-            return [*self.l2(), P.IPv6(self.v6(), self.v6()), P.Mobility6(), P.Raw(b"", proto=f.IPPROTO_NONE)], None
+            return [
+                *self.l2(),
+                P.IPv6(self.v6(), self.v6()),
+                P.Mobility6(),
+                P.Raw(b"", proto=f.IPPROTO_NONE),
+            ], None
         if r < 0.7:
             version = rng.choice((0, 4, 5, 7, 15))
-            return [self.eth(), *self.tags(rng.randrange(0, 3)), P.IPv6(self.v6(), self.v6(), version=version), self.transport()], None
-        return [*self.l2(), P.IPv6(self.v6(), self.v6()), P.Raw(rng.randbytes(20), proto=f.IPPROTO_NONE)], None
+            return [
+                self.eth(),
+                *self.tags(rng.randrange(0, 3)),
+                P.IPv6(self.v6(), self.v6(), version=version),
+                self.transport(),
+            ], None
+        return [
+            *self.l2(),
+            P.IPv6(self.v6(), self.v6()),
+            P.Raw(rng.randbytes(20), proto=f.IPPROTO_NONE),
+        ], None
 
     def ipv4_lies(self) -> tuple[list[P.Layer], int | None]:
         rng = self.rng
@@ -179,10 +223,21 @@ class _Case:
             return [*self.l2(), P.IPv4(src, dst, options=opts), self.transport()], None
         if r < 0.8:  # a later fragment whose payload looks like a TCP header
             seg = f.tcp(src, dst, rng.randrange(65536), rng.randrange(65536))
-            frag = P.IPv4(src, dst, proto=f.IPPROTO_TCP, frag_offset=rng.randrange(1, 8192), mf=rng.random() < 0.5)
+            frag = P.IPv4(
+                src,
+                dst,
+                proto=f.IPPROTO_TCP,
+                frag_offset=rng.randrange(1, 8192),
+                mf=rng.random() < 0.5,
+            )
             return [*self.l2(), frag, P.Raw(seg)], None
         version = rng.choice((0, 5, 6, 15))  # over MPLS the nibble would mislead: no labels
-        return [self.eth(), *self.tags(rng.randrange(0, 3)), P.IPv4(src, dst, version=version), self.transport()], None
+        return [
+            self.eth(),
+            *self.tags(rng.randrange(0, 3)),
+            P.IPv4(src, dst, version=version),
+            self.transport(),
+        ], None
 
     def deep_tags(self) -> tuple[list[P.Layer], int | None]:
         n = self.rng.randrange(12, 25)
@@ -193,7 +248,12 @@ class _Case:
         n = rng.randrange(12, 25)
         if rng.random() < 0.3:  # no bottom of stack until the frame ends
             return [self.eth(), *self.labels(n, bottom=False)], None
-        return [self.eth(), *self.tags(rng.randrange(0, 2)), *self.labels(n), *self.ip([self.transport()])], None
+        return [
+            self.eth(),
+            *self.tags(rng.randrange(0, 2)),
+            *self.labels(n),
+            *self.ip([self.transport()]),
+        ], None
 
     def mpls_odd_nibble(self) -> tuple[list[P.Layer], int | None]:
         rng = self.rng
@@ -205,14 +265,20 @@ class _Case:
         rng = self.rng
         plan: list[P.Layer] = [self.eth()]
         for _ in range(rng.randrange(1, 7)):
-            plan += [*self.tags(rng.randrange(0, 2)), *self.labels(rng.randrange(1, 3)), P.ControlWord()]
+            plan += [
+                *self.tags(rng.randrange(0, 2)),
+                *self.labels(rng.randrange(1, 3)),
+                P.ControlWord(),
+            ]
             plan.append(P.Eth(self.dst_mac(), b"\x02" + rng.randbytes(5)))
         plan += self.ip([self.transport()])
         return plan, None
 
     def odd_ethertype(self) -> tuple[list[P.Layer], int | None]:
         rng = self.rng
-        ethertype = rng.choice((f.ETH_P_ARP, f.ETH_P_LLDP, 0x0000, 0x05DC, 0x0600, 0xFFFF, 0x8137, 0x88B5, 0x86DE))
+        ethertype = rng.choice(
+            (f.ETH_P_ARP, f.ETH_P_LLDP, 0x0000, 0x05DC, 0x0600, 0xFFFF, 0x8137, 0x88B5, 0x86DE)
+        )
         body = P.Raw(rng.randbytes(rng.randrange(0, 64)), ethertype=ethertype)
         return [self.eth(), *self.tags(rng.randrange(0, 3)), body], None
 
@@ -252,7 +318,9 @@ def generate_hostile(rng: random.Random, count: int, out: Assembly) -> None:
         built = P.build(plan)
         frame = built.frame
         strippable = (
-            len(plan) > 1 and isinstance(plan[1], P.Dot1Q) and plan[1].tpid in f.KERNEL_STRIPPED_TPIDS
+            len(plan) > 1
+            and isinstance(plan[1], P.Dot1Q)
+            and plan[1].tpid in f.KERNEL_STRIPPED_TPIDS
         )
         if cut is not None:
             cut = max(cut, 22 if strippable else 14)

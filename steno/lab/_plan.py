@@ -37,9 +37,18 @@ MAX_TAGS = 16
 MAX_LABELS = 16
 MAX_INNER_FRAMES = 4
 MAX_EXT_HEADERS = 16
-PORT_PROTOS = frozenset({f.IPPROTO_TCP, f.IPPROTO_UDP, f.IPPROTO_DCCP, f.IPPROTO_SCTP, f.IPPROTO_UDPLITE})
+PORT_PROTOS = frozenset(
+    {f.IPPROTO_TCP, f.IPPROTO_UDP, f.IPPROTO_DCCP, f.IPPROTO_SCTP, f.IPPROTO_UDPLITE}
+)
 EXT_HEADERS = frozenset(
-    {f.IPPROTO_HOPOPTS, f.IPPROTO_ROUTING, f.IPPROTO_DSTOPTS, f.IPPROTO_MOBILITY, f.IPPROTO_AH, f.IPPROTO_FRAGMENT}
+    {
+        f.IPPROTO_HOPOPTS,
+        f.IPPROTO_ROUTING,
+        f.IPPROTO_DSTOPTS,
+        f.IPPROTO_MOBILITY,
+        f.IPPROTO_AH,
+        f.IPPROTO_FRAGMENT,
+    }
 )
 
 
@@ -357,7 +366,9 @@ def _addresses(ip: IPv4 | IPv6 | None) -> tuple[f.IPAddress, f.IPAddress]:
     return ip.src, ip.dst
 
 
-def _encode(layer: Layer, payload: bytes, nxt: Layer | None, ip: IPv4 | IPv6 | None) -> tuple[bytes, int | None]:
+def _encode(
+    layer: Layer, payload: bytes, nxt: Layer | None, ip: IPv4 | IPv6 | None
+) -> tuple[bytes, int | None]:
     """Encodes one layer around payload; returns the bytes and the next-type value written."""
     if isinstance(layer, Eth):
         t = layer.ethertype if layer.ethertype is not None else _l2_type(nxt)
@@ -366,7 +377,9 @@ def _encode(layer: Layer, payload: bytes, nxt: Layer | None, ip: IPv4 | IPv6 | N
         t = layer.next_type if layer.next_type is not None else _l2_type(nxt)
         return bytes((layer.tci >> 8 & 0xFF, layer.tci & 0xFF, t >> 8, t & 0xFF)) + payload, t
     if isinstance(layer, Label):
-        return f.mpls_entry(layer.label, tc=layer.tc, bottom=layer.bottom, ttl=layer.ttl) + payload, None
+        return f.mpls_entry(
+            layer.label, tc=layer.tc, bottom=layer.bottom, ttl=layer.ttl
+        ) + payload, None
     if isinstance(layer, ControlWord):
         return layer.word.to_bytes(4, "big") + payload, None
     if isinstance(layer, IPv4):
@@ -414,7 +427,13 @@ def _encode_ext(layer: Ext6, nh: int) -> bytes:
     if isinstance(layer, Mobility6):
         return f.ipv6_mobility(nh)
     if isinstance(layer, AH6):
-        return f.ipv6_ah(nh, spi=layer.spi, seq=layer.seq, icv=bytes(layer.icv_len), payload_len=layer.payload_len)
+        return f.ipv6_ah(
+            nh,
+            spi=layer.spi,
+            seq=layer.seq,
+            icv=bytes(layer.icv_len),
+            payload_len=layer.payload_len,
+        )
     return f.ipv6_fragment(nh, layer.offset, more=layer.more, ident=layer.ident)
 
 
@@ -645,7 +664,10 @@ class _Walk:
             if ext is None:
                 return
             layer = ext.layer
-            if not isinstance(layer, Options6 | Routing6 | Mobility6 | AH6 | Fragment6) or layer.kind != nh:
+            if (
+                not isinstance(layer, Options6 | Routing6 | Mobility6 | AH6 | Fragment6)
+                or layer.kind != nh
+            ):
                 raise PlanError(f"next header {nh} announces a different layer")
             assert ext.next_type is not None
             count += 1
@@ -677,6 +699,7 @@ class _Walk:
                 raise PlanError("a port protocol over opaque bytes")
         else:
             raise PlanError(f"ports read out of {type(layer).__name__}")
+        assert pair is not None
         self.trail.add(pos + 4, KeyType.PORT, pair[0])
         self.trail.add(pos + 4, KeyType.PORT, pair[1])
 
@@ -696,7 +719,9 @@ def _first_nibble(layer: Layer) -> int:
 def _declared_ext_len(layer: Ext6, emitted: int) -> int:
     """Length the contract derives from byte 1 of an extension header."""
     if isinstance(layer, AH6):
-        field = layer.payload_len if layer.payload_len is not None else (12 + layer.icv_len) // 4 - 2
+        field = (
+            layer.payload_len if layer.payload_len is not None else (12 + layer.icv_len) // 4 - 2
+        )
         return ((field & 0xFF) + 2) * 4
     if isinstance(layer, Options6 | Routing6) and layer.hdr_ext_len is not None:
         return ((layer.hdr_ext_len & 0xFF) + 1) * 8

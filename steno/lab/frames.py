@@ -318,13 +318,17 @@ def _options_area(options: bytes, hdr_ext_len: int | None) -> tuple[bytes, int]:
     return options, hdr_ext_len
 
 
-def ipv6_hop_by_hop(next_header: int, options: bytes = b"", *, hdr_ext_len: int | None = None) -> bytes:
+def ipv6_hop_by_hop(
+    next_header: int, options: bytes = b"", *, hdr_ext_len: int | None = None
+) -> bytes:
     """Hop-by-hop options header (padded to 8n bytes)."""
     body, length = _options_area(options, hdr_ext_len)
     return bytes([next_header, length & 0xFF]) + body
 
 
-def ipv6_dest_opts(next_header: int, options: bytes = b"", *, hdr_ext_len: int | None = None) -> bytes:
+def ipv6_dest_opts(
+    next_header: int, options: bytes = b"", *, hdr_ext_len: int | None = None
+) -> bytes:
     """Destination options header (padded to 8n bytes)."""
     return ipv6_hop_by_hop(next_header, options, hdr_ext_len=hdr_ext_len)
 
@@ -364,7 +368,9 @@ def ipv6_ah(
     return struct.pack(">BBHII", next_header, payload_len & 0xFF, 0, spi, seq) + icv
 
 
-def ipv6_mobility(next_header: int = IPPROTO_NONE, *, mh_type: int = 0, body: bytes = bytes(6)) -> bytes:
+def ipv6_mobility(
+    next_header: int = IPPROTO_NONE, *, mh_type: int = 0, body: bytes = bytes(6)
+) -> bytes:
     """A Mobility header (RFC 6275); body padded so the header is 8n bytes."""
     raw = bytes([next_header, 0, mh_type, 0, 0, 0]) + body
     raw += bytes((-len(raw)) % 8)

@@ -45,9 +45,9 @@ from ipaddress import IPv4Address, IPv6Address
 import attrs
 
 from steno.lab import _plan as P
+from steno.lab import frames as f
 from steno.lab._assembly import Assembly, truth_of
 from steno.lab._hostile import generate_hostile
-from steno.lab import frames as f
 from steno.lab.truth import FrameTruth, Key, TruthRecord
 
 PROFILES = ("mixed", "imix", "small", "hostile")
@@ -166,7 +166,9 @@ class _Hosts:
     def pair(self, family: int) -> tuple[f.IPAddress, f.IPAddress]:
         rng = self.rng
         clients, servers = (
-            (self.v4_clients, self.v4_servers) if family == 4 else (self.v6_clients, self.v6_servers)
+            (self.v4_clients, self.v4_servers)
+            if family == 4
+            else (self.v6_clients, self.v6_servers)
         )
         client = clients[rng.randrange(len(clients))]
         server = servers[int(len(servers) * rng.random() ** 2.5)]  # a few servers are popular
@@ -361,7 +363,9 @@ class _Flows:
         if r < 0.55:
             return [P.Eth(b, a)], [P.Eth(a, b)]
         if r < 0.70:
-            tags: list[P.Layer] = [P.Dot1Q(f.vlan_tci(rng.randrange(1, 4095), pcp=rng.randrange(8)))]
+            tags: list[P.Layer] = [
+                P.Dot1Q(f.vlan_tci(rng.randrange(1, 4095), pcp=rng.randrange(8)))
+            ]
         elif r < 0.78:
             tags = [
                 P.Dot1Q(f.vlan_tci(rng.randrange(1, 4095)), tpid=f.TPID_8021AD),
@@ -481,7 +485,8 @@ class _Flows:
         if isinstance(src, IPv4Address) and isinstance(dst, IPv4Address):
             ip = P.IPv4(src, dst, ident=flow.ident, df=True, options=flow.ip_opts)
         else:
-            assert isinstance(src, IPv6Address) and isinstance(dst, IPv6Address)
+            assert isinstance(src, IPv6Address)
+            assert isinstance(dst, IPv6Address)
             ip = P.IPv6(src, dst, flow_label=flow.fid & 0xFFFFF)
         leaf = self._leaf(flow, sp, dp, src)
         plan = [*flow.l2[d], ip, *flow.ip_extra, leaf]
@@ -651,7 +656,9 @@ class _Flows:
             _U16(buf, pos + tpl.csum_off, c)
         elif tpl.crc_start >= 0:
             _U32LE(buf, pos + tpl.crc_start + 8, 0)
-            _U32LE(buf, pos + tpl.crc_start + 8, f.crc32c(buf[pos + tpl.crc_start : pos + tpl.crc_end]))
+            _U32LE(
+                buf, pos + tpl.crc_start + 8, f.crc32c(buf[pos + tpl.crc_start : pos + tpl.crc_end])
+            )
         out.offsets.append(len(buf))
         out.truth_ids.append(tpl.truth_id)
 
@@ -729,7 +736,8 @@ class _Flows:
                 ip4 = P.IPv4(src, dst, mf=True, frag_offset=8 * k, options=flow.ip_opts)
                 plan = [*flow.l2[d], ip4, raw]
             else:
-                assert isinstance(src, IPv6Address) and isinstance(dst, IPv6Address)
+                assert isinstance(src, IPv6Address)
+                assert isinstance(dst, IPv6Address)
                 unfrag = [x for x in flow.ip_extra if isinstance(x, P.Options6)][:1]
                 frag = P.Fragment6(8 * k, True, 0)
                 plan = [*flow.l2[d], P.IPv6(src, dst, flow_label=flow.fid), *unfrag, frag, raw]

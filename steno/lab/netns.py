@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import selectors
 import shutil
 import signal
 import subprocess
@@ -54,7 +55,9 @@ def _check_prerequisites() -> str:
 class Lab:
     """A network namespace with the veth pair gen0/cap0, both ends inside it."""
 
-    def __init__(self, *, prefix: str = "steno-", mtu: int = 9000, stop_timeout: float = 5.0) -> None:
+    def __init__(
+        self, *, prefix: str = "steno-", mtu: int = 9000, stop_timeout: float = 5.0
+    ) -> None:
         if not prefix.startswith("steno-"):
             raise ValueError("lab namespaces are named steno-*")
         self.name = f"{prefix}{os.getpid()}-{secrets.token_hex(3)}"
@@ -74,7 +77,10 @@ class Lab:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -84,11 +90,31 @@ class Lab:
             self._host(self._ip, "netns", "add", self.name)
             self._created = True
             # Defaults first, so that the new links are born without IPv6.
-            self.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+            self.run(
+                [
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ]
+            )
             self._host(
-                self._ip, "-n", self.name, "link", "add", GEN, "mtu", str(self.mtu),
-                "type", "veth", "peer", "name", CAP, "mtu", str(self.mtu),
-            )  # fmt: skip
+                self._ip,
+                "-n",
+                self.name,
+                "link",
+                "add",
+                GEN,
+                "mtu",
+                str(self.mtu),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                CAP,
+                "mtu",
+                str(self.mtu),
+            )
             for dev in (GEN, CAP):
                 self.run(["sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1"])
                 self._offloads_off(dev)
@@ -134,7 +160,9 @@ class Lab:
     # -- commands --
 
     def _host(self, *argv: str) -> None:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_CMD_TIMEOUT, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=_CMD_TIMEOUT, check=False
+        )
         if proc.returncode != 0:
             raise LabError(f"{' '.join(argv)}: {proc.stderr.strip() or proc.returncode}")
 
@@ -147,7 +175,9 @@ class Lab:
         self, argv: Sequence[str], *, check: bool = True, timeout: float = _CMD_TIMEOUT
     ) -> subprocess.CompletedProcess[str]:
         """Runs argv inside the namespace to completion (bounded by timeout)."""
-        proc = subprocess.run(self._wrap(argv), capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            self._wrap(argv), capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
             raise LabError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
@@ -216,9 +246,16 @@ class Lab:
             else:
                 write_pcap_frames(out, b"".join(frames), _offsets_of(frames))
         argv = self.python(
-            "steno.lab.send", "--iface", iface, "--pcap", str(path),
-            "--max-seconds", str(max_seconds), "--method", method,
-        )  # fmt: skip
+            "steno.lab.send",
+            "--iface",
+            iface,
+            "--pcap",
+            str(path),
+            "--max-seconds",
+            str(max_seconds),
+            "--method",
+            method,
+        )
         if count is not None:
             argv += ["--count", str(count)]
         if rate:
@@ -244,10 +281,10 @@ class Lab:
             timed_out=d["timed_out"],
         )
 
-    def read_line(self, stream: IO[str], timeout: float) -> str:
+    def read_line(self, stream: IO[str] | None, timeout: float) -> str:
         """One line from a child's pipe, or LabError after timeout."""
-        import selectors
-
+        if stream is None:
+            raise LabError("the process has no such pipe")
         with selectors.DefaultSelector() as sel:
             sel.register(stream, selectors.EVENT_READ)
             if not sel.select(timeout):

@@ -85,7 +85,9 @@ class PcapWriter:
         out.write(file_header(header))
         self.count = 0
 
-    def write(self, ts_ns: int, data: bytes | bytearray | memoryview, orig_len: int | None = None) -> None:
+    def write(
+        self, ts_ns: int, data: bytes | bytearray | memoryview, orig_len: int | None = None
+    ) -> None:
         """One record; data longer than the snaplen is cut (orig_len keeps the truth)."""
         sec, sub = divmod(ts_ns, 1_000_000_000)
         caplen = min(len(data), self.header.snaplen)
@@ -98,7 +100,9 @@ class PcapWriter:
         self.write(rec.ts_ns, rec.data, rec.orig_len)
 
 
-def write_pcap(path: str | Path, records: Iterable[PcapRecord], header: PcapHeader = PcapHeader()) -> int:
+def write_pcap(
+    path: str | Path, records: Iterable[PcapRecord], header: PcapHeader = PcapHeader()
+) -> int:
     """Writes records to path; returns how many."""
     with open(path, "wb") as out:
         w = PcapWriter(out, header)
@@ -127,7 +131,9 @@ def write_pcap_frames(
 
 def _parse_header(raw: bytes) -> tuple[PcapHeader, str]:
     if len(raw) < FILE_HEADER_LEN:
-        raise PcapFormatError(f"a pcap file starts with {FILE_HEADER_LEN} header bytes; got {len(raw)}")
+        raise PcapFormatError(
+            f"a pcap file starts with {FILE_HEADER_LEN} header bytes; got {len(raw)}"
+        )
     for order, big in (("<", False), (">", True)):
         (magic,) = struct.unpack(order + "I", raw[:4])
         if magic in (MAGIC_MICRO, MAGIC_NANO):
@@ -156,7 +162,9 @@ def iter_pcap(f: BinaryIO) -> tuple[PcapHeader, Iterator[PcapRecord]]:
                 raise PcapFormatError(f"record {index}: captured length {caplen} is not plausible")
             data = f.read(caplen)
             if len(data) < caplen:
-                raise PcapFormatError(f"record {index}: truncated data ({len(data)} of {caplen} bytes)")
+                raise PcapFormatError(
+                    f"record {index}: truncated data ({len(data)} of {caplen} bytes)"
+                )
             yield PcapRecord(ts_ns=sec * 1_000_000_000 + sub * mult, data=data, orig_len=wire)
             index += 1
 

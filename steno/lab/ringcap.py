@@ -41,7 +41,9 @@ TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
 
 
-def capture(iface: str, out_path: str, *, count: int, max_seconds: float, block_size: int, blocks: int) -> dict[str, int]:
+def capture(
+    iface: str, out_path: str, *, count: int, max_seconds: float, block_size: int, blocks: int
+) -> dict[str, int]:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     stop = False
 
@@ -55,12 +57,20 @@ def capture(iface: str, out_path: str, *, count: int, max_seconds: float, block_
         # tpacket_req3: block size, block count, frame size, frame count,
         # retire timeout (ms), private size, feature request.
         frame_size = 2048
-        req = struct.pack("IIIIIII", block_size, blocks, frame_size, block_size // frame_size * blocks, 10, 0, 0)
+        req = struct.pack(
+            "IIIIIII", block_size, blocks, frame_size, block_size // frame_size * blocks, 10, 0, 0
+        )
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
-        ring = mmap.mmap(sock.fileno(), block_size * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        ring = mmap.mmap(
+            sock.fileno(), block_size * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
         sock.bind((iface, ETH_P_ALL))
         ifindex = socket.if_nametoindex(iface)
-        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
+        sock.setsockopt(
+            SOL_PACKET,
+            PACKET_ADD_MEMBERSHIP,
+            struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""),
+        )
         print("ready", flush=True)
         packets = written = 0
         deadline = time.monotonic() + max_seconds
@@ -83,13 +93,21 @@ def capture(iface: str, out_path: str, *, count: int, max_seconds: float, block_
         stats = sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 12)
         received, drops, freezes = struct.unpack("III", stats)
         ring.close()
-        return {"packets": packets, "blocks": written, "kernel_packets": received, "drops": drops, "freezes": freezes}
+        return {
+            "packets": packets,
+            "blocks": written,
+            "kernel_packets": received,
+            "drops": drops,
+            "freezes": freezes,
+        }
     finally:
         sock.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m steno.lab.ringcap", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m steno.lab.ringcap", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--iface", required=True)
     p.add_argument("--out", required=True, help="packet file to write")
     p.add_argument("--count", type=int, required=True, help="stop after this many packets")
@@ -97,7 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--block-size", type=int, default=1 << 20)
     p.add_argument("--blocks", type=int, default=8)
     a = p.parse_args(argv)
-    stats = capture(a.iface, a.out, count=a.count, max_seconds=a.max_seconds, block_size=a.block_size, blocks=a.blocks)
+    stats = capture(
+        a.iface,
+        a.out,
+        count=a.count,
+        max_seconds=a.max_seconds,
+        block_size=a.block_size,
+        blocks=a.blocks,
+    )
     print(json.dumps(stats), flush=True)
     return 0
 

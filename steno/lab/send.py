@@ -20,9 +20,18 @@ from steno.native.sender import Sender
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iface", required=True, help="interface to send on")
     p.add_argument("--pcap", required=True, help="frames to send (pcap file)")
-    p.add_argument("--count", type=int, default=None, help="frames to send, going round the file (default: each once)")
-    p.add_argument("--rate", type=float, default=None, help="frames per second (default: as fast as possible)")
-    p.add_argument("--max-seconds", type=float, default=30.0, help="stop after this long (default 30)")
+    p.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="frames to send, going round the file (default: each once)",
+    )
+    p.add_argument(
+        "--rate", type=float, default=None, help="frames per second (default: as fast as possible)"
+    )
+    p.add_argument(
+        "--max-seconds", type=float, default=30.0, help="stop after this long (default 30)"
+    )
     p.add_argument("--method", choices=("mmsg", "ring"), default="mmsg", help="sendmmsg or TX ring")
 
 
@@ -36,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         offsets.append(offsets[-1] + len(r.data))
     data = b"".join(r.data for r in records)
     with Sender(args.iface, method=args.method) as sender:
-        result = sender.send(data, offsets, count=args.count, rate=args.rate, max_seconds=args.max_seconds)
+        result = sender.send(
+            data, offsets, count=args.count, rate=args.rate, max_seconds=args.max_seconds
+        )
     json.dump(result.as_dict(), sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -114,7 +114,9 @@ def write_truth_jsonl(out: IO[str], records: Iterable[TruthRecord]) -> int:
         body = cache.get(tid)
         if body is None:
             t = rec.truth
-            tag = None if t.outer_tag is None else {"tpid": t.outer_tag.tpid, "tci": t.outer_tag.tci}
+            tag = (
+                None if t.outer_tag is None else {"tpid": t.outer_tag.tpid, "tci": t.outer_tag.tci}
+            )
             body = json.dumps(
                 {"flow": t.flow, "case": t.case, "outer_tag": tag, "keys": t.keys_json()},
                 separators=(",", ":"),

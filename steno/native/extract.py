@@ -44,7 +44,9 @@ class Extracted:
     consumed: int  # positions used from the list given
 
 
-def pcap_file_header(*, nano: bool = False, snaplen: int = DEFAULT_SNAPLEN, linktype: int = LINKTYPE_ETHERNET) -> bytes:
+def pcap_file_header(
+    *, nano: bool = False, snaplen: int = DEFAULT_SNAPLEN, linktype: int = LINKTYPE_ETHERNET
+) -> bytes:
     out = ffi.new("uint8_t[24]")
     lib.steno_pcap_file_header(out, lib.STENO_PCAP_NANO if nano else 0, snaplen, linktype)
     return bytes(ffi.buffer(out, 24))
@@ -68,7 +70,9 @@ def block_info(block: bytes | bytearray | memoryview) -> BlockInfo:
 class Extractor:
     """Turns blocks into pcap records; holds one output buffer of block size."""
 
-    def __init__(self, block_size: int, *, nano: bool = False, snaplen: int = DEFAULT_SNAPLEN) -> None:
+    def __init__(
+        self, block_size: int, *, nano: bool = False, snaplen: int = DEFAULT_SNAPLEN
+    ) -> None:
         if block_size < 48:
             raise ValueError("block_size is too small")
         self.block_size = block_size
@@ -94,17 +98,33 @@ class Extractor:
         with ffi.from_buffer("uint8_t[]", block) as cblock:
             if positions is None:
                 rc = lib.steno_extract_block(
-                    cblock, self.block_size, block_pos, ffi.NULL, 0, self.flags, self.snaplen,
-                    self._out, self.block_size, res,
-                )  # fmt: skip
+                    cblock,
+                    self.block_size,
+                    block_pos,
+                    ffi.NULL,
+                    0,
+                    self.flags,
+                    self.snaplen,
+                    self._out,
+                    self.block_size,
+                    res,
+                )
             else:
                 if positions.typecode != "Q":
                     raise TypeError("positions must be an array('Q')")
                 with ffi.from_buffer("uint64_t[]", positions) as cpos:
                     rc = lib.steno_extract_block(
-                        cblock, self.block_size, block_pos, cpos + start, len(positions) - start,
-                        self.flags, self.snaplen, self._out, self.block_size, res,
-                    )  # fmt: skip
+                        cblock,
+                        self.block_size,
+                        block_pos,
+                        cpos + start,
+                        len(positions) - start,
+                        self.flags,
+                        self.snaplen,
+                        self._out,
+                        self.block_size,
+                        res,
+                    )
         if rc == -errno.ENOENT:
             raise LookupError(f"a position in the block at {block_pos} is not a packet")
         if rc == -errno.ERANGE:

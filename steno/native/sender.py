@@ -105,15 +105,16 @@ class Sender:
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("a Sender is used by one thread at a time")
         try:
-            with ffi.from_buffer("uint8_t[]", data) as cdata, ffi.from_buffer(
-                "uint64_t[]", offsets
-            ) as coffsets:
+            with (
+                ffi.from_buffer("uint8_t[]", data) as cdata,
+                ffi.from_buffer("uint64_t[]", offsets) as coffsets,
+            ):
                 rc = lib.steno_sender_send(self._handle, cdata, coffsets, nframes, opts, res)
         finally:
             self._lock.release()
         if rc < 0:
             if rc == -errno.EINVAL:
-                raise ValueError("frames must be 14 to %d bytes long" % MAX_FRAME)
+                raise ValueError(f"frames must be 14 to {MAX_FRAME} bytes long")
             raise OSError(-rc, f"sending on {self.ifname}: {os.strerror(-rc)}")
         return SendResult(
             sent=res.sent,

@@ -83,7 +83,9 @@ class PacketFile:
             try:
                 info = block_info(data)
             except BlockError as e:
-                raise PacketFileError(f"{self.path}: block {index} (offset {index * self.block_size}): {e}") from None
+                raise PacketFileError(
+                    f"{self.path}: block {index} (offset {index * self.block_size}): {e}"
+                ) from None
             yield Block(index, index * self.block_size, info, data)
             index += 1
 
@@ -113,7 +115,9 @@ class PacketFile:
             if data is None:
                 raise PacketFileError(f"{self.path}: position {positions[start]} is past the data")
             try:
-                got = ex.block(data, block_pos=index * self.block_size, positions=positions, start=start)
+                got = ex.block(
+                    data, block_pos=index * self.block_size, positions=positions, start=start
+                )
             except BlockError as e:
                 raise PacketFileError(f"{self.path}: block {index}: {e}") from None
             except LookupError as e:

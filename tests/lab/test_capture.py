@@ -22,8 +22,19 @@ pytestmark = pytest.mark.lab
 def _capture(lab: Lab, traffic: Traffic, *, tcpdump: bool) -> tuple[Path, Path | None]:
     packets = lab.tmpdir / "1700000000000000"
     ring = lab.popen(
-        lab.python("steno.lab.ringcap", "--iface", "cap0", "--out", str(packets), "--count", str(len(traffic)),
-                   "--max-seconds", "30", "--blocks", "16"),  # fmt: skip
+        lab.python(
+            "steno.lab.ringcap",
+            "--iface",
+            "cap0",
+            "--out",
+            str(packets),
+            "--count",
+            str(len(traffic)),
+            "--max-seconds",
+            "30",
+            "--blocks",
+            "16",
+        ),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -32,14 +43,31 @@ def _capture(lab: Lab, traffic: Traffic, *, tcpdump: bool) -> tuple[Path, Path |
     dump = None
     if tcpdump:
         dump_path = lab.tmpdir / "tcpdump.pcap"
-        dump = lab.popen(["tcpdump", "-i", "cap0", "-w", str(dump_path), "-c", str(len(traffic)), "-U", "-B", "16384"],
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        dump = lab.popen(
+            [
+                "tcpdump",
+                "-i",
+                "cap0",
+                "-w",
+                str(dump_path),
+                "-c",
+                str(len(traffic)),
+                "-U",
+                "-B",
+                "16384",
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert "listening" in lab.read_line(dump.stderr, 15)
     result = lab.send((traffic.data, traffic.offsets), rate=100_000)
-    assert result.sent == len(traffic) and result.errors == 0
+    assert result.sent == len(traffic)
+    assert result.errors == 0
     assert lab.wait(ring, 40) == 0
+    assert ring.stdout is not None
     stats = json.loads(ring.stdout.read())
-    assert stats["drops"] == 0 and stats["packets"] == len(traffic)
+    assert stats["drops"] == 0
+    assert stats["packets"] == len(traffic)
     if dump is not None:
         assert lab.wait(dump, 40) == 0
     return packets, dump_path
@@ -48,15 +76,16 @@ def _capture(lab: Lab, traffic: Traffic, *, tcpdump: bool) -> tuple[Path, Path |
 def test_generated_frames_arrive_intact(lab: Lab) -> None:
     traffic = generate(17, 4000, "mixed")
     tagged = sum(1 for i in range(len(traffic)) if traffic.truth(i).outer_tag)
-    assert tagged > 400 and 9000 in {len(x) for x in traffic.frames()}
+    assert tagged > 400
+    assert 9000 in {len(x) for x in traffic.frames()}
     packets, dump = _capture(lab, traffic, tcpdump=True)
 
     # What the ring saw: the frame without its outer tag, the tag beside it.
-    expected = collections.Counter()
+    expected: collections.Counter[tuple[bytes, tuple[int, int] | None]] = collections.Counter()
     for i in range(len(traffic)):
         frame, tag = traffic.captured(i)
         expected[(frame, None if tag is None else (tag.tci, tag.tpid))] += 1
-    seen = collections.Counter()
+    seen: collections.Counter[tuple[bytes, tuple[int, int] | None]] = collections.Counter()
     with PacketFile(packets) as pf:
         for block in pf.blocks():
             seen.update(_ring_packets(block.data))

@@ -51,7 +51,15 @@ def test_truth_agrees_with_a_byte_level_reading_of_the_contract(profile: str) ->
 def test_hostile_covers_its_catalogue() -> None:
     t = generate(3, 6000, "hostile")
     cases = collections.Counter(t.truth(i).case for i in range(len(t)))
-    for name in ("truncated", "deep-tags", "deep-labels", "nested-pw", "ipv6-chain", "ipv4-lies", "tiny"):
+    for name in (
+        "truncated",
+        "deep-tags",
+        "deep-labels",
+        "nested-pw",
+        "ipv6-chain",
+        "ipv4-lies",
+        "tiny",
+    ):
         assert cases[f"hostile/{name}"] > 50, cases
     vlans = max(len(t.truth(i).keys_of(KeyType.VLAN)) for i in range(len(t)))
     labels = max(len(t.truth(i).keys_of(KeyType.MPLS)) for i in range(len(t)))
@@ -75,18 +83,33 @@ def test_mixed_has_what_it_promises() -> None:
     t = generate(8, 30000, "mixed")
     frames = list(t.frames())
     sizes = [len(fr) for fr in frames]
-    assert min(sizes) == 60 and 9000 in sizes
+    assert min(sizes) == 60
+    assert 9000 in sizes
     assert sum(1 for s in sizes if s > 1200) > 1000
     kinds = collections.Counter(t.truth(i).case for i in range(len(t)))
-    for case in ("ipv4/tcp", "ipv6/tcp", "ipv4/udp", "ipv6/udp", "ipv4/icmp", "ipv6/icmpv6",
-                 "ipv4/sctp", "ipv4/udp-fragments", "ipv6/udp-fragments", "ipv4/dccp", "ipv4/udplite"):  # fmt: skip
+    for case in (
+        "ipv4/tcp",
+        "ipv6/tcp",
+        "ipv4/udp",
+        "ipv6/udp",
+        "ipv4/icmp",
+        "ipv6/icmpv6",
+        "ipv4/sctp",
+        "ipv4/udp-fragments",
+        "ipv6/udp-fragments",
+        "ipv4/dccp",
+        "ipv4/udplite",
+    ):
         assert kinds[case] > 20, (case, kinds)
     tpids = collections.Counter(int.from_bytes(fr[12:14], "big") for fr in frames)
-    assert tpids[f.TPID_8021Q] > 1000 and tpids[f.TPID_8021AD] > 500 and tpids[f.TPID_QINQ_9100] > 50
+    assert tpids[f.TPID_8021Q] > 1000
+    assert tpids[f.TPID_8021AD] > 500
+    assert tpids[f.TPID_QINQ_9100] > 50
     assert tpids[f.ETH_P_MPLS_UC] > 1000
     hosts4 = {v for i in range(len(t)) for v in t.truth(i).keys_of(KeyType.IPV4)}
     hosts6 = {v for i in range(len(t)) for v in t.truth(i).keys_of(KeyType.IPV6)}
-    assert len(hosts4) > 1000 and len(hosts6) > 300
+    assert len(hosts4) > 1000
+    assert len(hosts6) > 300
     net4 = (int(IPv4Address("198.18.0.0")), 15)
     assert all(h >> (32 - net4[1]) == net4[0] >> (32 - net4[1]) for h in hosts4)
     assert all(h >> 96 == int(IPv6Address("2001:db8::")) >> 96 for h in hosts6)
@@ -95,7 +118,8 @@ def test_mixed_has_what_it_promises() -> None:
     assert max(flows.values()) > 300
     # Later fragments carry no ports; first ones do.
     frag = [t.truth(i) for i in range(len(t)) if t.truth(i).case.endswith("udp-fragments")]
-    assert any(not x.keys_of(KeyType.PORT) for x in frag) and any(x.keys_of(KeyType.PORT) for x in frag)
+    assert any(not x.keys_of(KeyType.PORT) for x in frag)
+    assert any(x.keys_of(KeyType.PORT) for x in frag)
 
 
 def test_truth_jsonl_round_trip() -> None:
@@ -108,12 +132,33 @@ def test_truth_jsonl_round_trip() -> None:
     assert [r.length for r in back] == [len(fr) for fr in t.frames()]
 
 
-TSHARK_FIELDS = (
-    "frame.protocols vlan.id ieee8021ad.id mpls.label ip.src ip.dst ip.proto ipv6.src ipv6.dst ipv6.nxt"
-    " ipv6.fraghdr.nxt tcp.srcport tcp.dstport udp.srcport udp.dstport sctp.srcport sctp.dstport"
-    " dccp.srcport dccp.dstport ip.checksum.status tcp.checksum.status udp.checksum.status"
-    " icmp.checksum.status icmpv6.checksum.status sctp.checksum.status"
-).split()
+TSHARK_FIELDS = [
+    "frame.protocols",
+    "vlan.id",
+    "ieee8021ad.id",
+    "mpls.label",
+    "ip.src",
+    "ip.dst",
+    "ip.proto",
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.nxt",
+    "ipv6.fraghdr.nxt",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "sctp.srcport",
+    "sctp.dstport",
+    "dccp.srcport",
+    "dccp.dstport",
+    "ip.checksum.status",
+    "tcp.checksum.status",
+    "udp.checksum.status",
+    "icmp.checksum.status",
+    "icmpv6.checksum.status",
+    "sctp.checksum.status",
+]
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is installed by dev.sh")
@@ -124,19 +169,33 @@ def test_truth_agrees_with_tshark(tmp_path: Path) -> None:
     pcap = tmp_path / "m.pcap"
     with open(pcap, "wb") as out:
         write_pcap_frames(out, t.data, t.offsets)
-    opts = ["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-o", "tcp.check_checksum:TRUE",
-            "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-o", "sctp.checksum:CRC-32C"]  # fmt: skip
+    opts = [
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "ipv6.defragment:FALSE",
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "sctp.checksum:CRC-32C",
+    ]
     argv = ["tshark", "-r", str(pcap), *opts, "-T", "fields", "-E", "separator=|"]
     for field in TSHARK_FIELDS:
         argv += ["-e", field]
-    lines = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout.splitlines()
+    lines = subprocess.run(
+        argv, capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
     assert len(lines) == len(t)
-    checked = collections.Counter()
+    checked: collections.Counter[str] = collections.Counter()
     for i, line in enumerate(lines):
         row = dict(zip(TSHARK_FIELDS, line.split("|"), strict=True))
         truth = t.truth(i)
 
-        def values(*names: str) -> set[int]:
+        def values(*names: str, row: dict[str, str] = row) -> set[int]:
             return {int(v, 0) for n in names for v in row[n].split(",") if v}
 
         assert values("vlan.id", "ieee8021ad.id") == set(truth.keys_of(KeyType.VLAN)), i
@@ -145,8 +204,16 @@ def test_truth_agrees_with_tshark(tmp_path: Path) -> None:
         v6 = {int(IPv6Address(a)) for n in ("ipv6.src", "ipv6.dst") for a in row[n].split(",") if a}
         assert v4 == set(truth.keys_of(KeyType.IPV4)), i
         assert v6 == set(truth.keys_of(KeyType.IPV6)), i
-        ports = values("tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "sctp.srcport",
-                       "sctp.dstport", "dccp.srcport", "dccp.dstport")  # fmt: skip
+        ports = values(
+            "tcp.srcport",
+            "tcp.dstport",
+            "udp.srcport",
+            "udp.dstport",
+            "sctp.srcport",
+            "sctp.dstport",
+            "dccp.srcport",
+            "dccp.dstport",
+        )
         assert ports == set(truth.keys_of(KeyType.PORT)), i
         protos = row["frame.protocols"].split(":")
         if row["ip.proto"]:
@@ -163,5 +230,7 @@ def test_truth_agrees_with_tshark(tmp_path: Path) -> None:
                 assert "0" not in row[n].split(","), (i, n)
                 checked["checksums"] += 1
     frags6 = sum(1 for i in range(len(t)) if t.truth(i).case == "ipv6/udp-fragments")
-    assert checked["proto4"] > 1000 and checked["proto6"] > 300 and checked["proto6frag"] == frags6
+    assert checked["proto4"] > 1000
+    assert checked["proto6"] > 300
+    assert checked["proto6frag"] == frags6
     assert checked["checksums"] > 4000

@@ -33,11 +33,37 @@ def build_block(
             status |= TP_STATUS_VLAN_VALID
             if tpid is not None:
                 status |= TP_STATUS_VLAN_TPID_VALID
-        struct.pack_into("<IIIIIIHHIIH", blk, o, nxt, sec, nsec, len(frame), len(frame), status,
-                         MAC_OFF, MAC_OFF + 14, 0, tci or 0, tpid or 0)  # fmt: skip
+        struct.pack_into(
+            "<IIIIIIHHIIH",
+            blk,
+            o,
+            nxt,
+            sec,
+            nsec,
+            len(frame),
+            len(frame),
+            status,
+            MAC_OFF,
+            MAC_OFF + 14,
+            0,
+            tci or 0,
+            tpid or 0,
+        )
         blk[o + MAC_OFF : o + MAC_OFF + len(frame)] = frame
     first_ns = min(((s, n) for _, s, n, _, _ in packets), default=(0, 0))
     last_ns = max(((s, n) for _, s, n, _, _ in packets), default=(0, 0))
-    struct.pack_into("<IIIIIIQIIII", blk, 0, 2, 48, TP_STATUS_USER, len(packets), 48, off, seq,
-                     *first_ns, *last_ns)  # fmt: skip
+    struct.pack_into(
+        "<IIIIIIQIIII",
+        blk,
+        0,
+        2,
+        48,
+        TP_STATUS_USER,
+        len(packets),
+        48,
+        off,
+        seq,
+        *first_ns,
+        *last_ns,
+    )
     return bytes(blk)

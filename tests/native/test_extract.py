@@ -29,20 +29,26 @@ def _records(data: bytes) -> list[tuple[int, int, int, int, bytes]]:
 
 
 def _frame(n: int) -> bytes:
-    return f.pad(b"\x02" * 6 + b"\x02\x00" + n.to_bytes(4, "big") + b"\x08\x00" + bytes(range(40)), 60 + n % 7)
+    return f.pad(
+        b"\x02" * 6 + b"\x02\x00" + n.to_bytes(4, "big") + b"\x08\x00" + bytes(range(40)),
+        60 + n % 7,
+    )
 
 
 def test_file_header_is_pcap() -> None:
-    assert pcap_file_header() == bytes.fromhex("d4c3b2a1020004000000000000000000000001000100" "0000")
+    assert pcap_file_header() == bytes.fromhex("d4c3b2a10200040000000000000000000000010001000000")
     assert pcap_file_header(nano=True)[:4] == bytes.fromhex("4d3cb2a1")
 
 
 def test_every_packet_comes_out_as_it_went_in() -> None:
     frames = [_frame(i) for i in range(50)]
-    blk = build_block([(fr, 1000 + i, 123456789, None, None) for i, fr in enumerate(frames)], block_size=BS)
+    blk = build_block(
+        [(fr, 1000 + i, 123456789, None, None) for i, fr in enumerate(frames)], block_size=BS
+    )
     got = Extractor(BS).block(blk)
     recs = _records(got.data)
-    assert got.packets == 50 and got.vlan_restored == 0
+    assert got.packets == 50
+    assert got.vlan_restored == 0
     assert [r[4] for r in recs] == frames
     assert [(r[0], r[1]) for r in recs] == [(1000 + i, 123456) for i in range(50)]
     assert all(r[2] == r[3] == len(r[4]) for r in recs)
@@ -51,19 +57,30 @@ def test_every_packet_comes_out_as_it_went_in() -> None:
 
 
 def test_stripped_tag_goes_back_where_it_was() -> None:
-    wire = f.ethernet(b"\x02" * 6, b"\x04" * 6, f.ETH_P_IPV4, bytes(46), tags=(f.Tag(0x2064, f.TPID_8021AD), f.Tag(7)))
+    wire = f.ethernet(
+        b"\x02" * 6,
+        b"\x04" * 6,
+        f.ETH_P_IPV4,
+        bytes(46),
+        tags=(f.Tag(0x2064, f.TPID_8021AD), f.Tag(7)),
+    )
     stripped, tag = f.strip_outer_tag(wire)
     assert tag == f.Tag(0x2064, f.TPID_8021AD)
     q = f.ethernet(b"\x02" * 6, b"\x04" * 6, f.ETH_P_IPV4, bytes(46), tags=(f.Tag(0x0123),))
     q_stripped, _ = f.strip_outer_tag(q)
     blk = build_block(
-        [(stripped, 1, 0, 0x2064, f.TPID_8021AD), (q_stripped, 2, 0, 0x0123, None), (stripped, 3, 0, None, None)],
+        [
+            (stripped, 1, 0, 0x2064, f.TPID_8021AD),
+            (q_stripped, 2, 0, 0x0123, None),
+            (stripped, 3, 0, None, None),
+        ],
         block_size=BS,
     )
     got = Extractor(BS).block(blk)
     recs = _records(got.data)
     assert got.vlan_restored == 2
-    assert recs[0][4] == wire and recs[0][2] == recs[0][3] == len(wire)
+    assert recs[0][4] == wire
+    assert recs[0][2] == recs[0][3] == len(wire)
     assert recs[1][4] == q  # no valid TPID: 0x8100
     assert recs[2][4] == stripped
 
@@ -71,13 +88,20 @@ def test_stripped_tag_goes_back_where_it_was() -> None:
 def test_snaplen_cuts_data_not_original_length() -> None:
     blk = build_block([(_frame(3) * 20, 1, 0, 5, None)], block_size=BS)
     (rec,) = _records(Extractor(BS, snaplen=100).block(blk).data)
-    assert rec[2] == 100 and len(rec[4]) == 100 and rec[3] == len(_frame(3)) * 20 + 4
+    assert rec[2] == 100
+    assert len(rec[4]) == 100
+    assert rec[3] == len(_frame(3)) * 20 + 4
 
 
 def test_positions_select_packets_across_blocks() -> None:
     frames = [_frame(i) for i in range(30)]
-    blocks = [build_block([(fr, i, 0, None, None) for i, fr in enumerate(frames[k : k + 10], k)], block_size=BS)
-              for k in (0, 10, 20)]  # fmt: skip
+    blocks = [
+        build_block(
+            [(fr, i, 0, None, None) for i, fr in enumerate(frames[k : k + 10], k)], block_size=BS
+        )
+        for k in (0, 10, 20)
+    ]
+
     def offsets(chunk: list[bytes]) -> list[int]:
         offs = [48]
         for fr in chunk[:-1]:
@@ -88,11 +112,14 @@ def test_positions_select_packets_across_blocks() -> None:
     positions = array("Q", [offs[1], offs[5], BS + 48, 2 * BS + offsets(frames[20:])[9]])
     ex = Extractor(BS)
     a = ex.block(blocks[0], block_pos=0, positions=positions)
-    assert a.consumed == 2 and [r[4] for r in _records(a.data)] == [frames[1], frames[5]]
+    assert a.consumed == 2
+    assert [r[4] for r in _records(a.data)] == [frames[1], frames[5]]
     b = ex.block(blocks[1], block_pos=BS, positions=positions, start=2)
-    assert b.consumed == 1 and _records(b.data)[0][4] == frames[10]
+    assert b.consumed == 1
+    assert _records(b.data)[0][4] == frames[10]
     c = ex.block(blocks[2], block_pos=2 * BS, positions=positions, start=3)
-    assert c.consumed == 1 and _records(c.data)[0][4] == frames[29]
+    assert c.consumed == 1
+    assert _records(c.data)[0][4] == frames[29]
     with pytest.raises(LookupError):
         ex.block(blocks[0], positions=array("Q", [offs[1] + 8]))
     with pytest.raises(ValueError, match="increase"):
@@ -120,7 +147,11 @@ def test_bad_blocks_are_refused() -> None:
 @given(st.lists(st.tuples(st.integers(0, BS - 1), st.integers(0, 255)), min_size=1, max_size=12))
 def test_mutated_blocks_never_crash(edits: list[tuple[int, int]]) -> None:
     """Whatever bytes a block holds: a clean error or records inside bounds."""
-    blk = bytearray(build_block([(_frame(i), i, 0, i if i % 2 else None, None) for i in range(40)], block_size=BS))
+    blk = bytearray(
+        build_block(
+            [(_frame(i), i, 0, i if i % 2 else None, None) for i in range(40)], block_size=BS
+        )
+    )
     for where, value in edits:
         blk[where % 4096 if where % 3 else where] = value
     try:

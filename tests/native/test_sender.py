@@ -15,7 +15,9 @@ def test_sends_exactly_count_frames(lab: Lab, method: str) -> None:
     t = generate(1, 500, "mixed")
     before = _rx_packets(lab)
     r = lab.send((t.data, t.offsets), count=1234, method=method)  # type: ignore[arg-type]
-    assert r.sent == 1234 and r.errors == 0 and not r.timed_out
+    assert r.sent == 1234
+    assert r.errors == 0
+    assert not r.timed_out
     assert _rx_packets(lab) - before == 1234
 
 
@@ -31,14 +33,18 @@ def test_pacing_hits_the_rate(lab: Lab, rate: int) -> None:
 def test_max_seconds_bounds_a_send(lab: Lab) -> None:
     t = generate(1, 10, "small")
     r = lab.send((t.data, t.offsets), count=10**9, rate=1000, max_seconds=0.3)
-    assert r.timed_out and 0.29e9 <= r.elapsed_ns < 0.5e9 and 250 <= r.sent <= 320
+    assert r.timed_out
+    assert 0.29e9 <= r.elapsed_ns < 0.5e9
+    assert 250 <= r.sent <= 320
 
 
 def test_refused_frames_are_counted(lab: Lab) -> None:
     big = b"\x02" * 12 + b"\x88\xb5" + bytes(9100 - 14)  # over the 9000-byte MTU
     small = b"\x02" * 12 + b"\x88\xb5" + bytes(46)
     r = lab.send([small, big, small], count=30)
-    assert r.sent == 20 and r.errors == 10 and r.last_error == 90  # EMSGSIZE
+    assert r.sent == 20
+    assert r.errors == 10
+    assert r.last_error == 90
     with pytest.raises(LabError, match="14 to"):
         lab.send([b"\x02" * 10])
 

@@ -18,7 +18,10 @@ BS = 1 << 16
 
 
 def _frames(n: int, start: int = 0) -> list[bytes]:
-    return [f.pad(b"\x02" * 6 + b"\x02\xee" + i.to_bytes(4, "big") + b"\x88\xb5", 60 + i % 30) for i in range(start, start + n)]
+    return [
+        f.pad(b"\x02" * 6 + b"\x02\xee" + i.to_bytes(4, "big") + b"\x88\xb5", 60 + i % 30)
+        for i in range(start, start + n)
+    ]
 
 
 def _file(tmp_path: Path, blocks: list[bytes], tail: bytes = b"") -> Path:
@@ -29,9 +32,14 @@ def _file(tmp_path: Path, blocks: list[bytes], tail: bytes = b"") -> Path:
 
 def test_export_all_and_count(tmp_path: Path) -> None:
     a, b = _frames(40), _frames(25, 40)
-    path = _file(tmp_path, [build_block([(x, 1, i * 1000, None, None) for i, x in enumerate(a)], block_size=BS),
-                            build_block([(x, 2, i, 9, None) for i, x in enumerate(b)], block_size=BS, seq=2),
-                            bytes(BS)])  # fmt: skip
+    path = _file(
+        tmp_path,
+        [
+            build_block([(x, 1, i * 1000, None, None) for i, x in enumerate(a)], block_size=BS),
+            build_block([(x, 2, i, 9, None) for i, x in enumerate(b)], block_size=BS, seq=2),
+            bytes(BS),
+        ],
+    )
     assert count_packets(path, block_size=BS) == 65
     out = tmp_path / "out.pcap"
     assert export_pcap(path, out, block_size=BS) == 65
@@ -40,7 +48,9 @@ def test_export_all_and_count(tmp_path: Path) -> None:
     assert [r.data for r in recs[:40]] == a
     assert [r.data for r in recs[40:]] == [x[:12] + b"\x81\x00\x00\x09" + x[12:] for x in b]
     if shutil.which("tcpdump"):
-        lines = subprocess.run(["tcpdump", "-r", str(out), "-nn"], capture_output=True, text=True, check=True).stdout
+        lines = subprocess.run(
+            ["tcpdump", "-r", str(out), "-nn"], capture_output=True, text=True, check=True
+        ).stdout
         assert sum(1 for line in lines.splitlines() if not line.startswith("\t")) == 65
 
 
@@ -53,7 +63,8 @@ def test_export_positions(tmp_path: Path) -> None:
         with open(out, "wb") as o:
             assert pf.export_pcap(o, nano=True, positions=firsts) == 2
         header, recs = read_pcap(out)
-        assert header.precision is Precision.NANO and [r.data for r in recs] == [a[0], a[0]]
+        assert header.precision is Precision.NANO
+        assert [r.data for r in recs] == [a[0], a[0]]
         with open(out, "wb") as o, pytest.raises(PacketFileError, match="past the data"):
             pf.export_pcap(o, positions=array("Q", [5 * BS]))
 
