@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import io
-import shutil
 import subprocess
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -161,7 +160,6 @@ TSHARK_FIELDS = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is installed by dev.sh")
 def test_truth_agrees_with_tshark(tmp_path: Path) -> None:
     """tshark (not ours) decodes the wire frames; every key it can name must
     be in the truth, and every checksum must be good."""
