@@ -1,0 +1,134 @@
+"""Running the real ``stenotype`` in a lab namespace, and reading what it wrote."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from steno.lab.netns import Lab
+from steno.lab.pcap import read_pcap
+from steno.store.naming import ThreadDirs, is_hidden, parse_micros
+from steno.store.packet_file import PacketFile
+
+# Small and quick: 64 KiB blocks, a 1 MiB ring, 4 MiB files, one-second rotation.
+SMALL = (
+    "--blocks=16",
+    "--blocksize_kb=64",
+    "--aiops=4",
+    "--filesize_mb=4",
+    "--fileage_sec=1",
+    "--blockage_sec=1",
+)
+BLOCK_SIZE = 64 * 1024
+
+
+class Stenotype:
+    """One stenotype process capturing on the lab's cap0 into ``base``."""
+
+    def __init__(
+        self, lab: Lab, base: Path, *flags: str, identity: tuple[str, ...] | None = None
+    ) -> None:
+        self.lab = lab
+        self.base = base
+        self.flags = flags or SMALL
+        self.identity = ("--uid=root", "--gid=root") if identity is None else identity
+        self.log_path = base.parent / f"{base.name}.log"
+        self.proc: subprocess.Popen[Any] | None = None
+
+    def argv(self) -> list[str]:
+        return self.lab.python(
+            "steno.cli.stenotype",
+            f"--dir={self.base}",
+            "--iface=cap0",
+            "-v",
+            *self.identity,
+            *self.flags,
+        )
+
+    def start(self, *, ready_timeout: float = 20.0) -> Stenotype:
+        self.base.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        try:
+            self.proc = self.lab.popen(self.argv(), stdout=log, stderr=log)
+        finally:
+            log.close()
+        deadline = time.monotonic() + ready_timeout
+        while "Capturing on" not in self.log():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"stenotype exited with {self.proc.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stenotype not ready after {ready_timeout} s:\n{self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM and wait; returns the exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.lab.stop(self.proc, 1)
+            raise AssertionError(
+                f"stenotype ignored SIGTERM for {timeout} s:\n{self.log()}"
+            ) from None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def dirs(self, thread: int = 0) -> ThreadDirs:
+        return ThreadDirs.under(self.base, thread)
+
+
+def names(path: Path) -> tuple[list[str], list[str]]:
+    """(visible, hidden) file names of a directory, visible in time order."""
+    entries = os.listdir(path)
+    visible = sorted((n for n in entries if not is_hidden(n) and parse_micros(n)), key=int)
+    hidden = sorted(n for n in entries if is_hidden(n))
+    return visible, hidden
+
+
+def stored_frames(dirs: ThreadDirs, *, block_size: int = BLOCK_SIZE) -> list[bytes]:
+    """Every frame in the thread's sealed packet files, in file and position order,
+    with the outer VLAN tag put back (as on the wire)."""
+    frames: list[bytes] = []
+    visible, _ = names(dirs.packets)
+    for name in visible:
+        with PacketFile(dirs.packet_path(name), block_size=block_size) as pf:
+            buf = io.BytesIO()
+            pf.export_pcap(buf)
+        path = dirs.packets.parent / f"export-{dirs.thread}-{name}.pcap"
+        path.write_bytes(buf.getvalue())
+        _, records = read_pcap(path)
+        path.unlink()
+        frames.extend(r.data for r in records)
+    return frames
+
+
+def export_all(dirs: ThreadDirs, out: Path, *, block_size: int = BLOCK_SIZE) -> int:
+    """All sealed packet files of a thread as one pcap file; returns the packet count."""
+    visible, _ = names(dirs.packets)
+    total = 0
+    with open(out, "wb") as f:
+        first = True
+        for name in visible:
+            with PacketFile(dirs.packet_path(name), block_size=block_size) as pf:
+                buf = io.BytesIO()
+                total += pf.export_pcap(buf)
+            data = buf.getvalue()
+            f.write(data if first else data[24:])
+            first = False
+    return total
