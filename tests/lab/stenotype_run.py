@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from steno.lab.netns import Lab
-from steno.lab.pcap import read_pcap
+from steno.lab.pcap import iter_pcap
 from steno.store.naming import ThreadDirs, is_hidden, parse_micros
 from steno.store.packet_file import PacketFile
 
@@ -110,10 +110,8 @@ def stored_frames(dirs: ThreadDirs, *, block_size: int = BLOCK_SIZE) -> list[byt
         with PacketFile(dirs.packet_path(name), block_size=block_size) as pf:
             buf = io.BytesIO()
             pf.export_pcap(buf)
-        path = dirs.packets.parent / f"export-{dirs.thread}-{name}.pcap"
-        path.write_bytes(buf.getvalue())
-        _, records = read_pcap(path)
-        path.unlink()
+        buf.seek(0)
+        _, records = iter_pcap(buf)
         frames.extend(r.data for r in records)
     return frames
 

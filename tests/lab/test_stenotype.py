@@ -15,6 +15,7 @@ import pytest
 
 from steno.lab.generator import generate
 from steno.lab.netns import Lab
+from steno.store.naming import ThreadDirs
 from steno.store.packet_file import PacketFile
 from tests.lab.stenotype_run import BLOCK_SIZE, SMALL, Stenotype, export_all, names, stored_frames
 
@@ -219,3 +220,62 @@ def test_sigterm_during_traffic_loses_nothing_already_captured(lab: Lab) -> None
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(lab: Lab) -> None:
+    """The store is a 3 MiB tmpfs in a private mount namespace, seen from here
+    through /proc/PID/root while stenotype runs.  A ballast file takes a third
+    of it; deleting the ballast is the space coming back."""
+    base = lab.tmpdir / "store"
+    base.mkdir()
+    steno = Stenotype(lab, base, *SMALL[:-2], "--fileage_sec=2", "--blockage_sec=1")
+    wrapped = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        f'mount -t tmpfs -o size=3m tmpfs "{base}" && exec "$@"',
+        "sh",
+        *steno.argv(),
+    ]
+    steno.argv = lambda: wrapped  # type: ignore[method-assign]
+    steno.start()
+    assert steno.proc is not None
+    seen = Path(f"/proc/{steno.proc.pid}/root") / str(base).lstrip("/")
+    ballast = seen / "ballast"
+    ballast.write_bytes(bytes(1 << 20))
+
+    first = generate(seed=17, count=20_000, profile="imix")  # ~8 MB: more than fits
+    lab.send((first.data, first.offsets), rate=20_000)
+    deadline = time.monotonic() + 15
+    while "No space left on device" not in steno.log():
+        assert time.monotonic() < deadline, steno.log()
+        time.sleep(0.1)
+
+    ballast.unlink()
+    time.sleep(2.5)  # past the first retry
+    later = generate(seed=18, count=2000, profile="small")
+    lab.send((later.data, later.offsets), rate=20_000)
+
+    dirs = ThreadDirs(0, seen / "PKT0", seen / "IDX0")
+    deadline = time.monotonic() + 15
+    while "after all" not in steno.log():  # the file that hit the full disk is sealed
+        assert time.monotonic() < deadline, steno.log()
+        time.sleep(0.3)
+    deadline = time.monotonic() + 15
+    while not set(later.frames()) <= set(stored_frames(dirs)):
+        assert time.monotonic() < deadline, steno.log()
+        time.sleep(0.3)
+
+    log = steno.log()
+    assert "packets are counted as lost" in log
+    assert "writing again" in log
+    stored = stored_frames(dirs)
+    sent = list(first.frames()) + list(later.frames())
+    position = {frame: i for i, frame in enumerate(sent)}
+    order = [position[f] for f in stored]  # no garbage: every stored frame was sent
+    assert order == sorted(order) and len(set(order)) == len(order)
+    assert sum(1 for i in order if i < len(first)) > 1000  # the prefix before the disk filled
+    assert steno.stop() == 0, log

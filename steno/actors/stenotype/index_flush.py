@@ -6,10 +6,14 @@ GIL released), then makes packet file and index visible in the order
 ``--index_nicelevel``, so index work never competes with capture at equal
 priority and never slows a capture loop that shares trio's thread pool.
 
-A failure to seal one file (disk full, I/O error) is logged with the file's
-name and leaves only hidden files behind, which the next start recovers; it
-does not stop capture.  The actor ends when every worker has closed its end
-of the channel, so files finished during shutdown are still sealed.
+Error handling: a file that cannot be sealed (the disk is full, an I/O
+error) is logged with its name and stays hidden, its packets intact on disk.
+Its index is dropped from memory -- under a full disk, memory must not fill
+up too -- and the file is remembered: after the next file seals fine (space is
+back), the remembered ones are re-indexed from disk and sealed, as recovery
+does at start.  Whatever is still hidden at exit is recovered at the next
+start.  The actor ends when every worker has closed its end of the channel,
+so files finished during shutdown are still sealed.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import trio
 
 from steno.actors.dedicated_thread import DedicatedThread
 from steno.actors.messages import SealFile
+from steno.actors.stenotype import recovery
 from steno.store import sealing
-from steno.store.naming import hidden
+from steno.store.naming import ThreadDirs, hidden
 
 log = logging.getLogger("steno.stenotype")
 
@@ -54,9 +59,19 @@ def seal(job: SealFile) -> None:
 
 
 class IndexFlusher:
-    def __init__(self, receive: trio.MemoryReceiveChannel[SealFile], *, nice: int = 0) -> None:
+    def __init__(
+        self,
+        receive: trio.MemoryReceiveChannel[SealFile],
+        *,
+        block_size: int,
+        indexing: bool = True,
+        nice: int = 0,
+    ) -> None:
         self._receive = receive
+        self._block_size = block_size
+        self._indexing = indexing
         self._nice = nice
+        self._unsealed: list[tuple[ThreadDirs, str]] = []
         self.sealed = 0
         self.failed = 0
 
@@ -68,12 +83,38 @@ class IndexFlusher:
                     await thread.run(functools.partial(seal, job))
                 except OSError as exc:
                     self.failed += 1
+                    self._unsealed.append((job.dirs, job.name))
                     log.error(
-                        "Thread %d: could not seal %s: %s; it stays hidden and is recovered "
-                        "at the next start",
+                        "Thread %d: could not seal %s: %s; it stays hidden until it can be",
                         job.dirs.thread,
                         job.name,
-                        exc,
+                        exc.strerror or exc,
                     )
-                else:
-                    self.sealed += 1
+                    continue
+                self.sealed += 1
+                if self._unsealed:
+                    await thread.run(self._seal_remembered)
+
+    def _seal_remembered(self) -> None:
+        """Seals files that failed earlier, from what is on disk (blocking)."""
+        still: list[tuple[ThreadDirs, str]] = []
+        for dirs, name in self._unsealed:
+            try:
+                if not dirs.packet_path(hidden(name)).exists():
+                    continue  # deleted meanwhile
+                kept = recovery.recover_packets(
+                    dirs,
+                    name,
+                    hidden_file=True,
+                    block_size=self._block_size,
+                    indexing=self._indexing,
+                )
+            except OSError as exc:
+                still.append((dirs, name))
+                log.error(
+                    "Thread %d: still cannot seal %s: %s", dirs.thread, name, exc.strerror or exc
+                )
+            else:
+                self.sealed += 1
+                log.warning("Thread %d: sealed %s after all (%d packets)", dirs.thread, name, kept)
+        self._unsealed = still

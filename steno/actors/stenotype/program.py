@@ -169,7 +169,9 @@ async def run_tree(
     plans = [recovery.plan_thread(d, indexing=opts.index) for d in dirs]
     policy = RotationPolicy(max_age_ns=opts.fileage_sec * 1_000_000_000)
     send, receive = trio.open_memory_channel[SealFile](SEAL_QUEUE)
-    flusher = IndexFlusher(receive, nice=opts.index_nicelevel)
+    flusher = IndexFlusher(
+        receive, block_size=opts.block_size, indexing=opts.index, nice=opts.index_nicelevel
+    )
     async with trio.open_nursery() as outer:
         await outer.start(flusher.run)
         if any(plans):
