@@ -279,3 +279,19 @@ def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(lab: Lab
     assert order == sorted(order) and len(set(order)) == len(order)
     assert sum(1 for i in order if i < len(first)) > 1000  # the prefix before the disk filled
     assert steno.stop() == 0, log
+
+
+def test_losing_the_interface_seals_what_was_written_and_exits_1(lab: Lab) -> None:
+    traffic = generate(seed=19, count=500, profile="imix")
+    steno = Stenotype(
+        lab, lab.tmpdir / "store", *SMALL[:-2], "--fileage_sec=30", "--blockage_sec=1"
+    ).start()
+    lab.send((traffic.data, traffic.offsets), rate=20_000)
+    settle()
+    lab.run(["ip", "link", "del", "gen0"], check=True)  # takes its peer cap0 with it
+    assert steno.proc is not None
+    assert steno.proc.wait(20) == 1
+    assert "stenotype: thread 0: capture on cap0 failed: Network is down" in steno.log()
+    assert "Traceback" not in steno.log()
+    assert stored_frames(steno.dirs()) == list(traffic.frames())
+    assert names(steno.dirs().packets)[1] == []

@@ -21,6 +21,7 @@ the cancellation but bounded in time.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -38,6 +39,12 @@ from steno.store.naming import NameClock, ThreadDirs, hidden
 log = logging.getLogger("steno.stenotype")
 
 RETRY_FIRST_NS = 1_000_000_000
+
+
+class CaptureFailed(Exception):
+    """The ring itself failed (the interface went away); this thread cannot go on."""
+
+
 RETRY_MAX_NS = 30_000_000_000
 
 
@@ -106,7 +113,13 @@ class CaptureWorker:
                 deadline = min(self._retry_at_ns, now + self.policy.poll_ns)
             else:
                 deadline = self.policy.deadline(self._opened_ns, now)
-            status = await trio.to_thread.run_sync(self.capture.run, deadline)
+            try:
+                status = await trio.to_thread.run_sync(self.capture.run, deadline)
+            except OSError as exc:
+                raise CaptureFailed(
+                    f"thread {self.thread}: capture on {self.capture.config.ring.iface} failed: "
+                    f"{exc.strerror}"
+                ) from None
             now = time.monotonic_ns()
             self.last_progress_ns = now
             self._maybe_log_stats(now)
@@ -176,7 +189,9 @@ class CaptureWorker:
         """Detaches the current file (draining the kernel first if final) and hands it over."""
         if final and self._name is not None:
             deadline = time.monotonic_ns() + self._retire_tov_ns + 200_000_000
-            await trio.to_thread.run_sync(lambda: self.capture.run(deadline, drain=True))
+            # If the ring is gone (that is why we stop), seal what was written.
+            with contextlib.suppress(OSError):
+                await trio.to_thread.run_sync(lambda: self.capture.run(deadline, drain=True))
         if self._name is None:
             return None
         name, self._name = self._name, None
