@@ -320,7 +320,9 @@ static void canonicalize(struct steno_frame_keys *k)
 void steno_frame_keys(const uint8_t *frame, uint32_t caplen, uint32_t tp_status,
                       uint32_t vlan_tci, struct steno_frame_keys *out)
 {
-    memset(out, 0, sizeof *out);
+    /* Only the counts: the arrays are defined up to them. */
+    out->n_proto = out->n_ports = out->n_vlans = out->n_ipv4 = out->n_mpls = out->n_ipv6 = 0;
+    out->proto = 0;
     struct walk w = {.p = frame, .len = caplen, .k = out};
     if (tp_status & TP_STATUS_VLAN_VALID)
         add_vlan(&w, (uint16_t)vlan_tci);
