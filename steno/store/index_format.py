@@ -149,9 +149,8 @@ class _Collection:
     def __init__(self, data: bytes, offset: int, length: int, what: str) -> None:
         if length < COLLECTION_HEAD_LEN:
             raise IndexFormatError(f"{what}: list collection header cut short")
-        count, shift, log2, reserved, nanchors, blob_len = struct.unpack_from(
-            "<IBBHII", data, offset
-        )
+        head: tuple[int, int, int, int, int, int] = struct.unpack_from("<IBBHII", data, offset)
+        count, shift, log2, reserved, nanchors, blob_len = head
         if shift > 31 or log2 > 16 or reserved:
             raise IndexFormatError(f"{what}: list collection header is malformed")
         if nanchors != (count + (1 << log2) - 1) >> log2:
