@@ -282,6 +282,11 @@ class IndexFile:
             raise IndexFormatError(
                 f"the trailer says the file has {file_len} bytes but it has {n}: torn or spliced"
             )
+        if dir_off % 8 or dir_off > t or t - dir_off != nsec * DIR_ENTRY_LEN:
+            raise IndexFormatError(
+                f"the trailer is corrupted: a directory of {nsec} entries at {dir_off} "
+                f"does not end where the trailer starts ({t})"
+            )
         computed = crc32c(data[:t])
         if computed != file_crc:
             raise IndexFormatError(
@@ -475,7 +480,7 @@ def _parse_directory(data: bytes, header_len: int, dir_off: int, nsec: int) -> t
         or dir_off > dir_end
         or dir_end - dir_off != nsec * DIR_ENTRY_LEN
     ):
-        raise IndexFormatError("section directory is malformed")
+        raise IndexFormatError("the section directory overlaps the header")
     sections = []
     prev_end = header_len
     for i in range(nsec):

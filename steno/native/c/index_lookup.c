@@ -62,30 +62,32 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Parses a list collection occupying exactly p[0..len). */
-static int parse_collection(const uint8_t *p, uint64_t len, struct collection *c)
+/* Parses a list collection occupying exactly p[0..len); what names it in errors. */
+static int parse_collection(const uint8_t *p, uint64_t len, struct collection *c,
+                            const char *what, char *err, size_t errlen)
 {
     if (len < STENO_IDX_COLLECTION_HEAD_LEN)
-        return -1;
+        return fail(err, errlen, -EBADMSG, "%s: list collection header cut short", what);
     c->count = steno_get_le32(p);
     c->shift = p[4];
     c->log2 = p[5];
     c->nanchors = steno_get_le32(p + 8);
     c->blob_len = steno_get_le32(p + 12);
     if (c->shift > 31 || c->log2 > 16 || steno_get_le16(p + 6) != 0)
-        return -1;
+        return fail(err, errlen, -EBADMSG, "%s: list collection header is malformed", what);
     uint64_t want = ((uint64_t)c->count + (1u << c->log2) - 1) >> c->log2;
     if (c->nanchors != want)
-        return -1;
+        return fail(err, errlen, -EBADMSG, "%s: %u anchors for %u lists", what, c->nanchors,
+                    c->count);
     if (STENO_IDX_COLLECTION_HEAD_LEN + 4 * (uint64_t)c->nanchors + c->blob_len != len)
-        return -1;
+        return fail(err, errlen, -EBADMSG, "%s: list collection does not fill its space", what);
     c->anchors = p + STENO_IDX_COLLECTION_HEAD_LEN;
     c->blob = c->anchors + 4 * (size_t)c->nanchors;
     uint32_t prev = 0;
     for (uint32_t i = 0; i < c->nanchors; i++) {
         uint32_t a = steno_get_le32(c->anchors + 4 * (size_t)i);
         if ((i == 0 && a != 0) || a < prev || a >= c->blob_len)
-            return -1;
+            return fail(err, errlen, -EBADMSG, "%s: anchor %u points outside its lists", what, i);
         prev = a;
     }
     return 0;
@@ -144,9 +146,14 @@ static int parse_key_table(steno_index_reader *r, const uint8_t *p, uint64_t len
                     t.count);
     t.keys = p + STENO_IDX_KEY_TABLE_HEAD_LEN;
     uint64_t rest = len - STENO_IDX_KEY_TABLE_HEAD_LEN - keys_len;
-    if (parse_collection(t.keys + keys_len, rest, &t.lists) || t.lists.count != t.count ||
-        t.lists.shift != 0)
-        return fail(err, errlen, -EBADMSG, "key table of type %u: malformed flow lists", t.type);
+    char what[40];
+    snprintf(what, sizeof what, "key table of type %u", t.type);
+    int rc = parse_collection(t.keys + keys_len, rest, &t.lists, what, err, errlen);
+    if (rc)
+        return rc;
+    if (t.lists.count != t.count || t.lists.shift != 0)
+        return fail(err, errlen, -EBADMSG, "key table of type %u: lists do not match its keys",
+                    t.type);
     r->tables[r->ntables++] = t;
     return 0;
 }
@@ -201,6 +208,14 @@ static int open_checked(steno_index_reader *r, const uint8_t *buf, size_t len, u
         return fail(err, errlen, -EBADMSG,
                     "the trailer says the file has %llu bytes but it has %zu: torn or spliced",
                     (unsigned long long)file_len, len);
+    uint64_t dir = steno_get_le64(tr);
+    uint32_t nsec = steno_get_le32(tr + 8);
+    uint64_t dir_end = len - STENO_IDX_TRAILER_LEN;
+    if (dir % 8 || dir > dir_end || (dir_end - dir) != (uint64_t)nsec * STENO_IDX_DIR_ENTRY_LEN)
+        return fail(err, errlen, -EBADMSG,
+                    "the trailer is corrupted: a directory of %u entries at %llu does not end "
+                    "where the trailer starts (%llu)",
+                    nsec, (unsigned long long)dir, (unsigned long long)dir_end);
     if ((flags & STENO_INDEX_VERIFY_CRC) &&
         steno_get_le32(tr + 12) != steno_crc32c(0, buf, len - STENO_IDX_TRAILER_LEN))
         return fail(err, errlen, -EBADMSG, "file checksum mismatch: the file is corrupted");
@@ -210,12 +225,8 @@ static int open_checked(steno_index_reader *r, const uint8_t *buf, size_t len, u
     if (rc)
         return rc;
 
-    uint64_t dir = steno_get_le64(tr);
-    uint32_t nsec = steno_get_le32(tr + 8);
-    uint64_t dir_end = len - STENO_IDX_TRAILER_LEN;
-    if (dir < header_len || dir % 8 || dir > dir_end ||
-        (dir_end - dir) != (uint64_t)nsec * STENO_IDX_DIR_ENTRY_LEN)
-        return fail(err, errlen, -EBADMSG, "section directory is malformed");
+    if (dir < header_len)
+        return fail(err, errlen, -EBADMSG, "the section directory overlaps the header");
     r->tables = calloc(nsec ? nsec : 1, sizeof *r->tables);
     if (!r->tables)
         return fail(err, errlen, -ENOMEM, "out of memory");
@@ -239,8 +250,10 @@ static int open_checked(steno_index_reader *r, const uint8_t *buf, size_t len, u
         case STENO_IDX_SEC_FLOWS:
             if (have_flows++)
                 return fail(err, errlen, -EBADMSG, "two flow sections");
-            if (parse_collection(p, slen, &r->flows) || r->flows.count != r->info.flows)
-                return fail(err, errlen, -EBADMSG, "flow section is malformed");
+            rc = parse_collection(p, slen, &r->flows, "flows", err, errlen);
+            if (!rc && r->flows.count != r->info.flows)
+                rc = fail(err, errlen, -EBADMSG, "flows section has %u flows, the header says %u",
+                          r->flows.count, r->info.flows);
             break;
         case STENO_IDX_SEC_KEYS:
             rc = parse_key_table(r, p, slen, err, errlen);
