@@ -85,4 +85,7 @@ int steno_index_lookup_flows(const steno_index_reader *r, uint32_t key_type, con
 int steno_index_flow_positions(const steno_index_reader *r, const uint32_t *flows, size_t nflows,
                                uint32_t **positions, size_t *n);
 
+/* Releases an array returned above (the same function index_build.h declares). */
+void steno_free(void *p);
+
 #endif
