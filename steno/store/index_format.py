@@ -77,6 +77,7 @@ SEC_BLOCKS: Final = 1
 SEC_FLOWS: Final = 2
 SEC_KEYS: Final = 3
 SEC_REQUIRED: Final = 1
+COLL_CHAINED: Final = 1  # list collection flag: lists stored against the previous first value
 
 KEY_PROTO: Final = 1
 KEY_PORT: Final = 2
@@ -150,8 +151,8 @@ class _Collection:
         if length < COLLECTION_HEAD_LEN:
             raise IndexFormatError(f"{what}: list collection header cut short")
         head: tuple[int, int, int, int, int, int] = struct.unpack_from("<IBBHII", data, offset)
-        count, shift, log2, reserved, nanchors, blob_len = head
-        if shift > 31 or log2 > 16 or reserved:
+        count, shift, log2, flags, nanchors, blob_len = head
+        if shift > 31 or log2 > 16 or flags & ~COLL_CHAINED:
             raise IndexFormatError(f"{what}: list collection header is malformed")
         if nanchors != (count + (1 << log2) - 1) >> log2:
             raise IndexFormatError(f"{what}: {nanchors} anchors for {count} lists")
@@ -169,41 +170,55 @@ class _Collection:
         self.count = count
         self.shift = shift
         self.log2 = log2
+        self.chained = bool(flags & COLL_CHAINED)
         self.anchors = anchors
         self.blob = offset + COLLECTION_HEAD_LEN + 4 * nanchors
         self.end = self.blob + blob_len
         self.what = what
 
-    def _start(self, j: int) -> int:
+    def _start(self, j: int) -> tuple[int, int]:
+        """Where list j starts, and the reference its values are stored against."""
         group = j >> self.log2
         pos = self.blob + self.anchors[group]
+        ref = 0
         for _ in range(j - (group << self.log2)):
-            _, size = peek(self.data, pos, self.end)
+            _, size, first = peek(self.data, pos, self.end)
             pos += size
-        return pos
+            if self.chained:
+                ref += first
+        return pos, ref
+
+    def _values(self, j: int, stored: list[int], ref: int) -> list[int]:
+        if stored[-1] + ref > 0xFFFFFFFF or (stored[-1] + ref) << self.shift > 0xFFFFFFFF:
+            raise IndexFormatError(f"{self.what}: list {j} exceeds 32 bits")
+        return [(v + ref) << self.shift for v in stored]
 
     def get(self, j: int) -> list[int]:
         if not 0 <= j < self.count:
             raise IndexError(f"{self.what}: no list {j}")
         try:
-            values, _ = decode(self.data, self._start(j), self.end)
+            pos, ref = self._start(j)
+            stored, _ = decode(self.data, pos, self.end)
         except PostingsError as e:
             raise IndexFormatError(f"{self.what}: list {j}: {e}") from None
-        return [v << self.shift for v in values]
+        return self._values(j, stored, ref)
 
     def all_lists(self) -> Iterator[list[int]]:
         """Every list in order, checking that the anchors point at list starts."""
         pos = self.blob
+        ref = 0
         for j in range(self.count):
-            if j & ((1 << self.log2) - 1) == 0 and self.blob + self.anchors[j >> self.log2] != pos:
-                raise IndexFormatError(f"{self.what}: anchor {j >> self.log2} is misplaced")
+            if j & ((1 << self.log2) - 1) == 0:
+                if self.blob + self.anchors[j >> self.log2] != pos:
+                    raise IndexFormatError(f"{self.what}: anchor {j >> self.log2} is misplaced")
+                ref = 0
             try:
-                values, pos = decode(self.data, pos, self.end)
+                stored, pos = decode(self.data, pos, self.end)
             except PostingsError as e:
                 raise IndexFormatError(f"{self.what}: list {j}: {e}") from None
-            if values[-1] << self.shift > 0xFFFFFFFF:
-                raise IndexFormatError(f"{self.what}: list {j} exceeds 32 bits")
-            yield [v << self.shift for v in values]
+            yield self._values(j, stored, ref)
+            if self.chained:
+                ref += stored[0]
         if pos != self.end:
             raise IndexFormatError(f"{self.what}: {self.end - pos} bytes after the last list")
 

@@ -11,6 +11,10 @@ a varint header ``n << 2 | kind``:
   largest ``l`` with ``m << l <= u``) stored verbatim and a high part stored in
   unary (bit ``(x >> l) + i`` of the high bitmap), low bits first.
 
+A list may be stored relative to a reference value (the values minus the
+reference); the decoder returns the stored values and the caller, who knows
+the reference (docs/index-format.md, "List collections"), adds it back.
+
 Decoding is strict -- anything the C writer would never produce raises
 :class:`PostingsError` -- because this module is what tests hold the writer
 to.  :func:`encode` exists for tests (it makes the same choice as the C
@@ -104,11 +108,15 @@ class _Head:
         self.body = pos
 
 
-def peek(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    """(length, encoded size) of the list at ``buf[pos:end]``, without decoding it."""
+def peek(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(length, encoded size, first stored value) of the list at ``buf[pos:end]``.
+
+    Reads only the header and, for a delta list, the varints' continuation bits.
+    """
     h = _Head(buf, pos, end)
     if h.kind == ELIAS_FANO:
-        return h.n, h.body + h.low_bytes + h.high_bytes - pos
+        return h.n, h.body + h.low_bytes + h.high_bytes - pos, h.base
+    first, _ = _varint(buf, h.body, end)
     p = h.body
     for _ in range(h.n):
         length = 0
@@ -122,7 +130,7 @@ def peek(buf: bytes, pos: int, end: int) -> tuple[int, int]:
             p += 1
             if not b & 0x80:
                 break
-    return h.n, p - pos
+    return h.n, p - pos, first
 
 
 def decode(buf: bytes, pos: int, end: int) -> tuple[list[int], int]:
@@ -193,12 +201,19 @@ def _elias_fano(values: Sequence[int]) -> bytes:
     return out + low_int.to_bytes(low_bytes, "little") + high_int.to_bytes(high_bytes, "little")
 
 
-def encode(values: Sequence[int]) -> bytes:
-    """Encodes a non-empty, strictly increasing list of 32-bit values as the C writer does."""
+def encode(values: Sequence[int], ref: int = 0) -> bytes:
+    """Encodes a non-empty, strictly increasing list of 32-bit values as the C writer does.
+
+    The list is stored relative to ``ref`` (at most its first value): a reader
+    adds ``ref`` back to every decoded value.
+    """
     if not values:
         raise ValueError("empty list")
     if any(b <= a for a, b in itertools.pairwise(values)) or values[-1] > _U32:
         raise ValueError("values must be strictly increasing 32-bit integers")
+    if not 0 <= ref <= values[0]:
+        raise ValueError("ref must not exceed the first value")
+    values = [v - ref for v in values]
     delta = _delta(values)
     if len(values) < 2:
         return delta

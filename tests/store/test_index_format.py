@@ -236,10 +236,12 @@ def test_verify_catches_a_position_in_two_flows() -> None:
     payload = bytearray(flows.payload)
     (nanchors,) = struct.unpack_from("<I", payload, 8)
     blob = 16 + 4 * nanchors
-    old0, old1 = encode([p >> 3 for p in first]), encode([p >> 3 for p in second])
+    # The flows collection is chained: flow 1 is stored against flow 0's first value.
+    ref = first[0] >> 3
+    old0, old1 = encode([p >> 3 for p in first]), encode([p >> 3 for p in second], ref)
     assert payload[blob : blob + len(old0)] == old0
     # Give flow 1 the first position of flow 0 as well (same encoded length).
-    stolen = encode(sorted({*(p >> 3 for p in second[1:]), first[0] >> 3}))
+    stolen = encode(sorted({*(p >> 3 for p in second[1:]), first[0] >> 3}), ref)
     assert len(stolen) == len(old1)
     payload[blob + len(old0) : blob + len(old0) + len(old1)] = stolen
     flows.payload = bytes(payload)

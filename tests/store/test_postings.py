@@ -58,7 +58,7 @@ def test_round_trip(values: list[int]) -> None:
     values.sort()
     data = encode(values)
     assert decode(data, 0, len(data)) == (values, len(data))
-    assert peek(data, 0, len(data)) == (len(values), len(data))
+    assert peek(data, 0, len(data)) == (len(values), len(data), values[0])
     # Self-delimiting: trailing bytes are not consumed.
     assert decode(data + b"\xff\xff", 0, len(data) + 2) == (values, len(data))
 
@@ -96,8 +96,20 @@ def test_malformed_lists(data: bytes, why: str) -> None:
         decode(data, 0, len(data))
 
 
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=50, unique=True), st.data())
+def test_relative_to_a_reference(values: list[int], data: st.DataObject) -> None:
+    values.sort()
+    ref = data.draw(st.integers(0, values[0]))
+    enc = encode(values, ref)
+    stored, _ = decode(enc, 0, len(enc))
+    assert [v + ref for v in stored] == values
+    assert len(enc) <= len(encode(values))
+
+
 def test_encode_refuses_unsorted_input() -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         encode([2, 1])
     with pytest.raises(ValueError, match="empty"):
         encode([])
+    with pytest.raises(ValueError, match="ref"):
+        encode([5], 6)

@@ -43,5 +43,8 @@
 
 /* Lists are located through an anchor every 2^6 lists. */
 #define STENO_IDX_ANCHOR_LOG2 6u
+/* List collection flag: each list is stored relative to the previous list's
+ * first value, except lists at an anchor, which are absolute. */
+#define STENO_IDX_COLL_CHAINED 1u
 
 #endif

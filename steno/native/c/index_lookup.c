@@ -26,6 +26,7 @@
 
 struct collection {
     uint32_t count;
+    unsigned chained;     /* STENO_IDX_COLL_CHAINED */
     unsigned shift;
     unsigned log2;        /* an anchor every 2^log2 lists */
     uint32_t nanchors;
@@ -73,8 +74,10 @@ static int parse_collection(const uint8_t *p, uint64_t len, struct collection *c
     c->log2 = p[5];
     c->nanchors = steno_get_le32(p + 8);
     c->blob_len = steno_get_le32(p + 12);
-    if (c->shift > 31 || c->log2 > 16 || steno_get_le16(p + 6) != 0)
+    unsigned flags = steno_get_le16(p + 6);
+    if (c->shift > 31 || c->log2 > 16 || (flags & ~STENO_IDX_COLL_CHAINED))
         return fail(err, errlen, -EBADMSG, "%s: list collection header is malformed", what);
+    c->chained = flags & STENO_IDX_COLL_CHAINED;
     uint64_t want = ((uint64_t)c->count + (1u << c->log2) - 1) >> c->log2;
     if (c->nanchors != want)
         return fail(err, errlen, -EBADMSG, "%s: %u anchors for %u lists", what, c->nanchors,
@@ -331,31 +334,55 @@ void steno_index_key_width(const steno_index_reader *r, uint32_t key_type, uint3
 /*
  * Sequential access to the lists of a collection: list j is found from the
  * anchor of its group, or from the cursor when that is earlier in the same
- * group (the usual case when ids come sorted).
+ * group (the usual case when ids come sorted).  In a chained collection the
+ * cursor also carries the reference of the list it is at: the previous
+ * list's first value, 0 at an anchor.
  */
 struct cursor {
     const struct collection *c;
     uint32_t id;          /* the list at p; UINT32_MAX: no position yet */
     const uint8_t *p;
+    uint32_t ref;         /* what list id's values are stored against */
 };
+
+/* Moves the cursor past its list, of size bytes and first stored value first. */
+static int cursor_advance(struct cursor *cur, size_t size, uint32_t first)
+{
+    if (cur->c->chained) {
+        if ((uint64_t)cur->ref + first > UINT32_MAX)
+            return -EBADMSG;
+        cur->ref += first;
+    }
+    cur->p += size;
+    cur->id++;
+    if ((cur->id & ((1u << cur->c->log2) - 1)) == 0)
+        cur->ref = 0; /* the next list is at an anchor: absolute */
+    return 0;
+}
+
+/* Steps over the list at the cursor. */
+static int cursor_skip(struct cursor *cur)
+{
+    const uint8_t *end = cur->c->blob + cur->c->blob_len;
+    uint32_t n, first;
+    size_t size;
+    if (steno_list_peek(cur->p, (size_t)(end - cur->p), &n, &size, &first))
+        return -EBADMSG;
+    return cursor_advance(cur, size, first);
+}
 
 static int cursor_seek(struct cursor *cur, uint32_t j)
 {
     const struct collection *c = cur->c;
     uint32_t mask = (1u << c->log2) - 1;
-    const uint8_t *end = c->blob + c->blob_len;
     if (!(cur->id != UINT32_MAX && cur->id <= j && j - cur->id <= (j & mask))) {
         cur->id = j & ~mask;
         cur->p = c->blob + steno_get_le32(c->anchors + 4 * (size_t)(j >> c->log2));
+        cur->ref = 0;
     }
-    while (cur->id < j) {
-        uint32_t n;
-        size_t size;
-        if (steno_list_peek(cur->p, (size_t)(end - cur->p), &n, &size))
+    while (cur->id < j)
+        if (cursor_skip(cur))
             return -EBADMSG;
-        cur->p += size;
-        cur->id++;
-    }
     return 0;
 }
 
@@ -365,24 +392,31 @@ static int cursor_peek(struct cursor *cur, uint32_t j, uint32_t *n)
     if (cursor_seek(cur, j))
         return -EBADMSG;
     size_t size;
-    return steno_list_peek(cur->p, (size_t)(cur->c->blob + cur->c->blob_len - cur->p), n, &size);
+    return steno_list_peek(cur->p, (size_t)(cur->c->blob + cur->c->blob_len - cur->p), n, &size,
+                           NULL);
 }
 
-/* Decodes list j into out (room for max_n); cursor left after it. */
+/* Decodes list j into out (room for max_n), reference added; cursor left after it. */
 static int cursor_decode(struct cursor *cur, uint32_t j, uint32_t *out, uint32_t max_n,
                          uint32_t *n)
 {
     if (cursor_seek(cur, j))
         return -EBADMSG;
     const uint8_t *end = cur->c->blob + cur->c->blob_len;
-    uint32_t len;
+    uint32_t len, first;
     size_t size;
-    if (steno_list_peek(cur->p, (size_t)(end - cur->p), &len, &size) ||
+    if (steno_list_peek(cur->p, (size_t)(end - cur->p), &len, &size, &first) ||
         steno_list_decode(cur->p, size, out, max_n, n))
         return -EBADMSG;
-    cur->p += size;
-    cur->id++;
-    return 0;
+    first = out[0];
+    uint32_t ref = cur->ref;
+    if (ref) {
+        if ((uint64_t)ref + out[*n - 1] > UINT32_MAX)
+            return -EBADMSG;
+        for (uint32_t i = 0; i < *n; i++)
+            out[i] += ref;
+    }
+    return cursor_advance(cur, size, first);
 }
 
 /* Sorts v[0..*n) and drops repeats. */

@@ -61,10 +61,12 @@ static void section_end(struct writer *w)
 /*
  * A list collection: nlists lists, list j being values[starts[j] ..
  * starts[j + 1]), each non-empty and ascending, already shifted right by
- * shift.  Layout: docs/index-format.md, "List collections".
+ * shift.  With STENO_IDX_COLL_CHAINED the lists' first values must not
+ * decrease from one list to the next.  Layout: docs/index-format.md, "List
+ * collections".
  */
 static int put_collection(struct writer *w, const uint32_t *values, const uint64_t *starts,
-                          uint32_t nlists, unsigned shift)
+                          uint32_t nlists, unsigned shift, unsigned flags)
 {
     struct steno_bytebuf *o = &w->out;
     uint32_t anchors = (uint32_t)(((uint64_t)nlists + (1u << STENO_IDX_ANCHOR_LOG2) - 1) >>
@@ -72,7 +74,7 @@ static int put_collection(struct writer *w, const uint32_t *values, const uint64
     steno_bytebuf_u32(o, nlists);
     steno_bytebuf_u8(o, (uint8_t)shift);
     steno_bytebuf_u8(o, STENO_IDX_ANCHOR_LOG2);
-    steno_bytebuf_u16(o, 0);
+    steno_bytebuf_u16(o, (uint16_t)flags);
     steno_bytebuf_u32(o, anchors);
     size_t blob_len_at = o->len;
     steno_bytebuf_u32(o, 0);
@@ -88,10 +90,12 @@ static int put_collection(struct writer *w, const uint32_t *values, const uint64
                                   (uint32_t)(o->len - blob));
         }
         uint32_t n = (uint32_t)(starts[j + 1] - starts[j]);
+        int at_anchor = (j & ((1u << STENO_IDX_ANCHOR_LOG2) - 1)) == 0;
+        uint32_t ref = (flags & STENO_IDX_COLL_CHAINED) && !at_anchor ? values[starts[j - 1]] : 0;
         uint8_t *p = steno_bytebuf_reserve(o, steno_list_max_size(n));
         if (!p)
             break;
-        o->len += steno_list_encode(values + starts[j], n, p);
+        o->len += steno_list_encode(values + starts[j], n, ref, p);
     }
     if (o->err)
         return o->err;
@@ -159,7 +163,9 @@ static int put_flows(struct writer *w)
     free(fill);
 
     section_begin(w, STENO_IDX_SEC_FLOWS);
-    rc = put_collection(w, grouped, starts, live, shift);
+    /* Flows are numbered by first packet: their first positions ascend, so
+     * each is stored against the previous one's. */
+    rc = put_collection(w, grouped, starts, live, shift, STENO_IDX_COLL_CHAINED);
     section_end(w);
 out:
     free(starts);
@@ -206,7 +212,7 @@ static int put_key_table(struct writer *w, unsigned type, unsigned width, const 
     starts[nkeys] = npairs;
     steno_bytebuf_set_u32(&w->out, count_at, nkeys);
     steno_bytebuf_align8(&w->out);
-    int rc = put_collection(w, flows, starts, nkeys, 0);
+    int rc = put_collection(w, flows, starts, nkeys, 0, 0);
     section_end(w);
     free(starts);
     return rc;

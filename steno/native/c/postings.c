@@ -82,21 +82,21 @@ static void ef_sizes(uint64_t m, uint64_t u, unsigned *l, uint64_t *low_bytes,
     *high_bytes = (m + (u >> *l) + 7) / 8;
 }
 
-static size_t delta_size(const uint32_t *v, uint32_t n)
+static size_t delta_size(const uint32_t *v, uint32_t n, uint32_t ref)
 {
-    size_t s = steno_varint_len(n << 2 | STENO_LIST_DELTA) + steno_varint_len(v[0]);
+    size_t s = steno_varint_len(n << 2 | STENO_LIST_DELTA) + steno_varint_len(v[0] - ref);
     for (uint32_t i = 1; i < n; i++)
         s += steno_varint_len(v[i] - v[i - 1] - 1);
     return s;
 }
 
-static size_t ef_size(const uint32_t *v, uint32_t n)
+static size_t ef_size(const uint32_t *v, uint32_t n, uint32_t ref)
 {
     uint32_t u = v[n - 1] - v[0];
     unsigned l;
     uint64_t lo, hi;
     ef_sizes(n - 1, u, &l, &lo, &hi);
-    return steno_varint_len(n << 2 | STENO_LIST_EF) + steno_varint_len(v[0]) +
+    return steno_varint_len(n << 2 | STENO_LIST_EF) + steno_varint_len(v[0] - ref) +
            steno_varint_len(u) + (size_t)(lo + hi);
 }
 
@@ -126,14 +126,14 @@ static uint32_t get_bits(const uint8_t *area, uint64_t bit, unsigned nbits)
     return v;
 }
 
-size_t steno_list_encode(const uint32_t *v, uint32_t n, uint8_t *out)
+size_t steno_list_encode(const uint32_t *v, uint32_t n, uint32_t ref, uint8_t *out)
 {
-    size_t ds = delta_size(v, n);
-    size_t es = n >= 2 ? ef_size(v, n) : (size_t)-1;
+    size_t ds = delta_size(v, n, ref);
+    size_t es = n >= 2 ? ef_size(v, n, ref) : (size_t)-1;
     uint8_t *p = out;
     if (ds <= es) {
         p += steno_varint_put(p, n << 2 | STENO_LIST_DELTA);
-        p += steno_varint_put(p, v[0]);
+        p += steno_varint_put(p, v[0] - ref);
         for (uint32_t i = 1; i < n; i++)
             p += steno_varint_put(p, v[i] - v[i - 1] - 1);
         return (size_t)(p - out);
@@ -144,7 +144,7 @@ size_t steno_list_encode(const uint32_t *v, uint32_t n, uint8_t *out)
     uint64_t lo, hi;
     ef_sizes(m, u, &l, &lo, &hi);
     p += steno_varint_put(p, n << 2 | STENO_LIST_EF);
-    p += steno_varint_put(p, v[0]);
+    p += steno_varint_put(p, v[0] - ref);
     p += steno_varint_put(p, u);
     memset(p, 0, (size_t)(lo + hi));
     uint8_t *low = p, *high = p + lo;
@@ -222,20 +222,25 @@ static int delta_extent(const struct list_head *h, const uint8_t *end, const uin
     return 0;
 }
 
-int steno_list_peek(const uint8_t *p, size_t avail, uint32_t *n, size_t *size)
+int steno_list_peek(const uint8_t *p, size_t avail, uint32_t *n, size_t *size,
+                    uint32_t *first)
 {
     struct list_head h;
     if (read_head(p, avail, &h))
         return -EBADMSG;
     const uint8_t *stop;
+    uint32_t v0 = h.base;
     if (h.kind == STENO_LIST_DELTA) {
-        if (delta_extent(&h, p + avail, &stop))
+        const uint8_t *q = h.body;
+        if (delta_extent(&h, p + avail, &stop) || steno_varint_get(&q, stop, &v0))
             return -EBADMSG;
     } else {
         stop = h.body + h.low_bytes + h.high_bytes;
     }
     *n = h.n;
     *size = (size_t)(stop - p);
+    if (first)
+        *first = v0;
     return 0;
 }
 

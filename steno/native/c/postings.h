@@ -44,19 +44,27 @@ size_t steno_list_max_size(uint32_t n);
 /*
  * Encodes v[0..n) (strictly increasing, 1 <= n <= STENO_LIST_MAX_N) at out,
  * which has room for steno_list_max_size(n) bytes; returns bytes written.
+ * The list is stored relative to ref (<= v[0]): what is encoded is
+ * v[0] - ref, ..., v[n-1] - ref, so a reader adds ref back.  Lists whose
+ * first values grow from one to the next (a collection's flows) store each
+ * against the previous one's first value, which takes a byte or two instead
+ * of four (docs/index-format.md, "List collections").  ref 0: absolute.
  * The same input always gives the same bytes.
  */
-size_t steno_list_encode(const uint32_t *v, uint32_t n, uint8_t *out);
+size_t steno_list_encode(const uint32_t *v, uint32_t n, uint32_t ref, uint8_t *out);
 
 /*
- * Reads the header of the list at p (avail bytes there): its length *n and
- * its whole encoded size *size (header included).  Returns 0, or -EBADMSG
- * when the header is malformed or the list would not fit in avail.
+ * Reads the header of the list at p (avail bytes there): its length *n, its
+ * whole encoded size *size (header included) and, if first is not NULL, its
+ * first stored value.  Returns 0, or -EBADMSG when the header is malformed or
+ * the list would not fit in avail.
  */
-int steno_list_peek(const uint8_t *p, size_t avail, uint32_t *n, size_t *size);
+int steno_list_peek(const uint8_t *p, size_t avail, uint32_t *n, size_t *size,
+                    uint32_t *first);
 
 /*
- * Decodes the list at p into out (room for max_n values); *n is its length.
+ * Decodes the list at p into out (room for max_n values): the stored values,
+ * to which the caller adds the ref it was encoded against; *n is its length.
  * Returns 0, -EBADMSG (malformed, or longer than max_n).
  */
 int steno_list_decode(const uint8_t *p, size_t avail, uint32_t *out, uint32_t max_n,
