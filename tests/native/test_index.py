@@ -8,7 +8,9 @@ with what the frames should give.  Expectations come from the frames' intent
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import gc
 import ipaddress
 import itertools
 import threading
@@ -471,3 +473,44 @@ def test_ipv4_range_lookup() -> None:
     everything = ix.positions_for_key_range(KEY_IPV4, bytes(4), b"\xff" * 4)
     assert everything == tuple(positions)
     assert list(itertools.chain.from_iterable(ix.all_flows())) == positions
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _heap_in_use() -> int:
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return int(info.uordblks) + int(info.hblkhd)
+
+
+def test_memory_bytes_matches_the_heap() -> None:
+    """memory_bytes is what the capture side budgets with: it must be the truth."""
+    blocks, _ = T.blocks(many_flows(20_000, per_flow=3), BS)
+    gc.collect()
+    before = _heap_in_use()
+    b = IndexBuilder(BS)
+    for i, blk in enumerate(blocks):
+        b.add_block(blk, i * BS)
+    reported = b.stats().memory_bytes
+    gc.collect()
+    grown = _heap_in_use() - before
+    b.close()
+    assert reported > 1_000_000
+    assert abs(grown - reported) < 0.05 * reported + 64 * 1024, (grown, reported)
