@@ -57,6 +57,7 @@ __all__ = [
     "Header",
     "IndexFile",
     "IndexFormatError",
+    "KeyValue",
     "Section",
     "encode_key",
 ]
@@ -94,9 +95,14 @@ class IndexFormatError(ValueError):
     """The bytes are not a valid steno index file; the message says what is wrong."""
 
 
-def encode_key(
-    key_type: int, value: int | bytes | ipaddress.IPv4Address | ipaddress.IPv6Address
-) -> bytes:
+KeyValue = int | bytes | ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _key_bytes(key_type: int, value: KeyValue) -> bytes:
+    return value if isinstance(value, bytes) else encode_key(key_type, value)
+
+
+def encode_key(key_type: int, value: KeyValue) -> bytes:
     """A key as the file stores it: fixed width, network byte order."""
     width = KEY_WIDTHS.get(key_type)
     if width is None:
@@ -355,10 +361,16 @@ class IndexFile:
         table = self._tables.get(key_type)
         return table.keys if table else ()
 
-    def flows_for_key_range(self, key_type: int, lo: bytes, hi: bytes) -> tuple[int, ...]:
+    def flows_for_key_range(self, key_type: int, lo: KeyValue, hi: KeyValue) -> tuple[int, ...]:
+        """Sorted ids of the flows having a key of ``key_type`` in [lo, hi].
+
+        Keys are the file's bytes (fixed width, network order), or for the
+        known types a number or an address, as :func:`encode_key` takes them.
+        """
         table = self._tables.get(key_type)
         if table is None:
             return ()
+        lo, hi = _key_bytes(key_type, lo), _key_bytes(key_type, hi)
         if len(lo) != table.width or len(hi) != table.width:
             raise ValueError(f"keys of type {key_type} are {table.width} bytes")
         flows: set[int] = set()
@@ -369,7 +381,7 @@ class IndexFile:
             flows.update(ids)
         return tuple(sorted(flows))
 
-    def flows_for_key(self, key_type: int, key: bytes) -> tuple[int, ...]:
+    def flows_for_key(self, key_type: int, key: KeyValue) -> tuple[int, ...]:
         return self.flows_for_key_range(key_type, key, key)
 
     def positions_for_flow(self, flow: int) -> tuple[int, ...]:
@@ -381,10 +393,10 @@ class IndexFile:
             out.update(self._flows.get(f))
         return tuple(sorted(out))
 
-    def positions_for_key(self, key_type: int, key: bytes) -> tuple[int, ...]:
+    def positions_for_key(self, key_type: int, key: KeyValue) -> tuple[int, ...]:
         return self.positions_for_flows(self.flows_for_key(key_type, key))
 
-    def positions_for_key_range(self, key_type: int, lo: bytes, hi: bytes) -> tuple[int, ...]:
+    def positions_for_key_range(self, key_type: int, lo: KeyValue, hi: KeyValue) -> tuple[int, ...]:
         return self.positions_for_flows(self.flows_for_key_range(key_type, lo, hi))
 
     def all_flows(self) -> tuple[tuple[int, ...], ...]:

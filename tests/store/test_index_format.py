@@ -260,3 +260,17 @@ def test_header_fields() -> None:
     assert h.last_ns == 1_700_000_000 * 10**9 + 83
     assert [s.type for s in ix.sections] == [1, 2, 3, 3, 3, 3]
     assert ix.key_types() == (1, 2, 4, 6)
+
+
+def test_keys_as_numbers_and_addresses() -> None:
+    import ipaddress
+
+    ix = IndexFile.from_bytes(GOOD)
+    by_bytes = ix.positions_for_key(4, bytes([10, 9, 9, 9]))
+    assert by_bytes
+    assert ix.positions_for_key(4, ipaddress.IPv4Address("10.9.9.9")) == by_bytes
+    assert ix.positions_for_key(4, 0x0A090909) == by_bytes
+    assert ix.flows_for_key(2, 80) == ix.flows_for_key(2, b"\x00\x50")
+    assert ix.keys(2)[:3] == (b"\x00\x01", b"\x00\x02", b"\x00\x50")
+    with pytest.raises(ValueError, match="are 2 bytes"):
+        ix.flows_for_key(2, b"\x00")
