@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import mmap
 import random
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -230,3 +232,13 @@ def test_resealed_garbage_never_crashes(at: int, value: int) -> None:
 def test_block_size_field_is_what_positions_mean() -> None:
     (block_size,) = struct.unpack_from("<I", DATA, 16)
     assert block_size == BS
+
+
+def test_reads_an_mmap(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    path.write_bytes(DATA)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        r = IndexReader(m)
+        assert r.info.packets == IndexFile.from_bytes(DATA).header.packet_count
+        assert len(r.positions([0])) > 0
+        r.close()
