@@ -140,6 +140,18 @@ class IndexBuilder:
         _check(lib.steno_index_builder_new(block_size, out), "steno_index_builder_new")
         self._handle: Any = ffi.gc(out[0], lib.steno_index_builder_free)
 
+    @classmethod
+    def adopt(cls, handle: Any, block_size: int) -> IndexBuilder:
+        """Takes ownership of a builder the capture loop detached from a finished
+        file (``steno_finished_file.index``); it is freed with this object."""
+        if handle == ffi.NULL:
+            raise ValueError("no builder to adopt")
+        self = cls.__new__(cls)
+        self.block_size = block_size
+        self._guard = _Guard("IndexBuilder")
+        self._handle = ffi.gc(handle, lib.steno_index_builder_free)
+        return self
+
     def _live(self) -> Any:
         if self._handle is None:
             raise ValueError("IndexBuilder is closed")

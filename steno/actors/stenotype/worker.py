@@ -196,7 +196,7 @@ class CaptureWorker:
             return None
         name, self._name = self._name, None
         finished = await trio.to_thread.run_sync(self.capture.finish_file)
-        index = IndexBuilder.adopt(finished.index) if finished.index else None
+        index = IndexBuilder.adopt(finished.index, self._block_size) if finished.index else None
         if finished.write_error == 0 and self._failing and not final:
             self._failing = False
             self._retry_ns = RETRY_FIRST_NS
