@@ -15,9 +15,9 @@ import pytest
 
 from steno.lab.generator import generate
 from steno.lab.netns import Lab
+from steno.lab.stenotype_run import BLOCK_SIZE, SMALL, Stenotype, export_all, names, stored_frames
 from steno.store.naming import ThreadDirs
 from steno.store.packet_file import PacketFile
-from tests.lab.stenotype_run import BLOCK_SIZE, SMALL, Stenotype, export_all, names, stored_frames
 
 pytestmark = pytest.mark.lab
 
