@@ -545,6 +545,9 @@ class UpstreamIndex:
             p += 1
             result |= (b & 0x7F) << shift
             if b < 0x80:
+                if b == 0 and shift:
+                    # LevelDB never pads a varint; a padded one is a flipped bit.
+                    raise _Corrupt(f"a non-minimal varint (at offset {p - 1})")
                 return result, p
             shift += 7
             if shift > 63:
