@@ -24,7 +24,9 @@ restart points finds the run of (at most 16) entries to scan.  Nothing is
 decoded at open except the footer, the metaindex, the index block's frame and
 the version record.  A block's checksum is verified the first time the block is
 read and remembered, so a query that touches three blocks of a 100 MB index
-pays for three blocks.  ``check()`` reads and verifies everything.
+pays for three blocks (the first data block's version record is read at open
+without verifying that block, which holds the largest values; see
+``_read_version``).  ``check()`` reads and verifies everything.
 
 Keys are ``<type byte><value>`` (big-endian values); the value of a key is its
 packets' positions, concatenated big-endian u32s, strictly increasing:
@@ -355,15 +357,13 @@ class UpstreamIndex:
     def positions_in_range(self, key_type: int, lo: bytes, hi: bytes) -> array[int]:
         """Union of the positions of every key of key_type whose value is in
         [lo, hi] (inclusive, big-endian bytes compare as numbers): ``host``,
-        ``net`` and ``mask`` ranges.  Increasing, no duplicates."""
-        first = self._key(key_type, lo)
-        last = self._key(key_type, hi)
-        lists = []
-        if first <= last:
-            for k, voff, vlen in self._scan(first):
-                if k > last:
-                    break
-                lists.append(self._value_positions(k, voff, vlen))
+        ``net`` and ``mask`` ranges.  Increasing, no duplicates.
+
+        The union is done in Python (a set, then a sort): fine for a host or a
+        /24, slow for a /16 over a big file (about 1 µs per position here); a
+        query engine with its own set operations should take
+        ``lists_in_range`` and merge the sorted lists itself."""
+        lists = self.lists_in_range(key_type, lo, hi)
         if not lists:
             return array("I")
         if len(lists) == 1:
@@ -372,6 +372,19 @@ class UpstreamIndex:
         for positions in lists:
             merged.update(positions)
         return array("I", sorted(merged))
+
+    def lists_in_range(self, key_type: int, lo: bytes, hi: bytes) -> list[array[int]]:
+        """The positions of each key of key_type with a value in [lo, hi], one
+        sorted array per key, in key order (a packet may be in two of them)."""
+        first = self._key(key_type, lo)
+        last = self._key(key_type, hi)
+        lists = []
+        if first <= last:
+            for k, voff, vlen in self._scan(first):
+                if k > last:
+                    break
+                lists.append(self._value_positions(k, voff, vlen))
+        return lists
 
     def keys(self, key_type: int) -> Iterator[bytes]:
         """The values (without the type byte) of every key of key_type, in order."""
@@ -488,18 +501,28 @@ class UpstreamIndex:
             target = None  # later blocks: from their first entry
 
     def _read_version(self) -> tuple[int, int]:
-        for k, voff, vlen in self._scan(VERSION_KEY):
-            if k != VERSION_KEY:
-                break
-            if vlen != 8:
-                raise _Corrupt(f"version record of {vlen} bytes, not 8: not an upstream index")
-            major, minor = _U32BE.unpack_from(self._buf, voff)
-            if major != VERSION_MAJOR:
-                raise _Corrupt(
-                    f"index format version {major}.{minor}; this reader knows"
-                    f" {VERSION_MAJOR}.x (upstream since Feb 2015)"
-                )
-            return major, minor
+        """The version record, the first entry of the first data block.
+
+        That block is parsed here without its checksum: it also holds the
+        largest values (``proto 6`` lists most packets), so verifying it would
+        make opening cost as much as reading most of the file.  A look-up or
+        ``check()`` that uses the block verifies it first; a damaged version
+        record is refused below either way."""
+        for _, off, size in self._entries_from(self._index, None, is_index=True):
+            block = self._open_block(off, size, verify=False)
+            for k, voff, vlen in self._entries_from(block, None):
+                if k != VERSION_KEY:
+                    break
+                if vlen != 8:
+                    raise _Corrupt(f"version record of {vlen} bytes, not 8: not an upstream index")
+                major, minor = _U32BE.unpack_from(self._buf, voff)
+                if major != VERSION_MAJOR:
+                    raise _Corrupt(
+                        f"index format version {major}.{minor}; this reader knows"
+                        f" {VERSION_MAJOR}.x (upstream since Feb 2015)"
+                    )
+                return major, minor
+            break
         raise _Corrupt("no version record (key 00): a LevelDB table, but not an upstream index")
 
     # -- internals: the table --
@@ -553,7 +576,9 @@ class UpstreamIndex:
             if shift > 63:
                 raise _Corrupt(f"a varint longer than 10 bytes (at offset {p})")
 
-    def _open_block(self, off: int, size: int, what: str = "data block") -> _Block:
+    def _open_block(
+        self, off: int, size: int, what: str = "data block", *, verify: bool = True
+    ) -> _Block:
         """Bounds, trailer and (once) checksum of the block at off."""
         limit = self._size - FOOTER_SIZE
         if off + size + TRAILER_SIZE > limit:
@@ -570,7 +595,7 @@ class UpstreamIndex:
                 " upstream stenotype writes uncompressed tables and this reader"
                 " does not decompress"
             )
-        if self._verify and off not in self._verified:
+        if verify and self._verify and off not in self._verified:
             (stored,) = _U32LE.unpack_from(buf, off + size + 1)
             actual = crc32c(memoryview(buf)[off : off + size + 1])
             if unmask_crc(stored) != actual:

@@ -186,6 +186,10 @@ def test_many_blocks_lookups_and_ranges() -> None:
                 {p for k, v in items if k[0] == t and a <= k[1:] <= b for p in as_positions(v)}
             )
             assert list(idx.positions_in_range(t, a, b)) == want
+            lists = idx.lists_in_range(t, a, b)
+            assert [list(x) for x in lists] == [
+                as_positions(v) for k, v in items if k[0] == t and a <= k[1:] <= b
+            ]
         assert list(idx.positions_in_range(t, b"\xff" * size, bytes(size))) == []
         assert list(idx.keys(t)) == [k[1:] for k, _ in items if k[0] == t]
 
@@ -254,10 +258,20 @@ def test_compressed_block_is_refused_clearly() -> None:
 def test_checksum_mismatch_names_the_block() -> None:
     data = bytearray(build_table(dhcp_items()))
     data[100] ^= 0x01
+    # Opening reads the version record without verifying its (data) block;
+    # the first look-up that uses the block verifies it, and so does check().
+    idx = UpstreamIndex.from_bytes(data)
     with pytest.raises(UpstreamIndexError, match=r"offset 0 .*checksum mismatch"):
-        UpstreamIndex.from_bytes(data)
-    # Without verification the same damage goes unnoticed here (a position
-    # byte changed): that is what verify_checksums=False trades away.
+        idx.positions(K.PORT, encode_value(K.PORT, 67))
+    with pytest.raises(UpstreamIndexError, match=r"offset 0 .*checksum mismatch"):
+        UpstreamIndex.from_bytes(data).check()
+    # The index block is verified at open.
+    index_block = bytearray(build_table(dhcp_items()))
+    index_block[230] ^= 0x01
+    with pytest.raises(UpstreamIndexError, match=r"index block at offset 226 .*checksum mismatch"):
+        UpstreamIndex.from_bytes(index_block)
+    # Without verification the data block damage goes unnoticed here (a
+    # position byte changed): that is what verify_checksums=False trades away.
     UpstreamIndex.from_bytes(data, verify_checksums=False).check()
 
 
