@@ -127,7 +127,8 @@ def run_demo(*, count: int = 20_000, seed: int = 1, out: Callable[[str], None] =
         stored = stored_frames(dirs)
         out("")
         out(
-            f"on disk: {len(visible)} packet files + {len(visible)} index files, {len(hidden)} hidden"
+            f"on disk: {len(visible)} packet files + {len(visible)} index files, "
+            f"{len(hidden)} hidden"
         )
         for name in visible:
             with IndexReader(dirs.index_path(name).read_bytes()) as index:
