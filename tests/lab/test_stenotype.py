@@ -9,6 +9,7 @@ import pwd
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ import pytest
 from steno.lab.generator import generate
 from steno.lab.netns import Lab
 from steno.lab.stenotype_run import BLOCK_SIZE, SMALL, Stenotype, export_all, names, stored_frames
-from steno.store.naming import ThreadDirs
 from steno.store.packet_file import PacketFile
 
 pytestmark = pytest.mark.lab
@@ -222,30 +222,29 @@ if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
 
 
-def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(lab: Lab) -> None:
-    """The store is a 3 MiB tmpfs in a private mount namespace, seen from here
-    through /proc/PID/root while stenotype runs.  A ballast file takes a third
-    of it; deleting the ballast is the space coming back."""
-    base = lab.tmpdir / "store"
-    base.mkdir()
-    steno = Stenotype(lab, base, *SMALL[:-2], "--fileage_sec=2", "--blockage_sec=1")
-    wrapped = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        f'mount -t tmpfs -o size=3m tmpfs "{base}" && exec "$@"',
-        "sh",
-        *steno.argv(),
-    ]
-    steno.argv = lambda: wrapped  # type: ignore[method-assign]
-    steno.start()
-    assert steno.proc is not None
-    seen = Path(f"/proc/{steno.proc.pid}/root") / str(base).lstrip("/")
-    ballast = seen / "ballast"
+@pytest.fixture
+def small_disk(lab: Lab) -> Iterator[Path]:
+    """A 3 MiB tmpfs, mounted for this test only and always unmounted."""
+    path = lab.tmpdir / "store"
+    path.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(path)], check=True
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=False)
+
+
+def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(
+    lab: Lab, small_disk: Path
+) -> None:
+    """A ballast file takes a third of the 3 MiB store; deleting it is the
+    space coming back."""
+    steno = Stenotype(lab, small_disk, *SMALL[:-2], "--fileage_sec=2", "--blockage_sec=1")
+    ballast = small_disk / "ballast"
     ballast.write_bytes(bytes(1 << 20))
+    steno.start()
 
     first = generate(seed=17, count=20_000, profile="imix")  # ~8 MB: more than fits
     lab.send((first.data, first.offsets), rate=20_000)
@@ -259,7 +258,7 @@ def test_a_full_disk_is_reported_and_capture_resumes_when_space_returns(lab: Lab
     later = generate(seed=18, count=2000, profile="small")
     lab.send((later.data, later.offsets), rate=20_000)
 
-    dirs = ThreadDirs(0, seen / "PKT0", seen / "IDX0")
+    dirs = steno.dirs()
     deadline = time.monotonic() + 15
     while "after all" not in steno.log():  # the file that hit the full disk is sealed
         assert time.monotonic() < deadline, steno.log()
