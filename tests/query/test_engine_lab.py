@@ -196,7 +196,7 @@ def test_query_returns_exactly_the_expected_packets(store: Store, i: int, tmp_pa
     want = expected(store, query, now)
     proc = stenoquery(store, "--nano", "-w", str(tmp_path / "out.pcap"), query)
     assert proc.returncode == 0, proc.stderr.decode()
-    header, records = read_pcap(tmp_path / "out.pcap")
+    _, records = read_pcap(tmp_path / "out.pcap")
     got = [(r.ts_ns, r.data) for r in records]
     assert collections.Counter(got) == collections.Counter((p.ts_ns, p.data) for p in want), query
     assert [t for t, _ in got] == sorted(t for t, _ in got), "not in time order"
