@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from steno.query import QuerySyntaxError, parse
-from steno.query.engine import QueryOptions, QueryRun, run_query
+from steno.query.engine import OutputFormat, QueryOptions, QueryRun, run_query
 from steno.query.plan import PlanError, plan
 from steno.store.catalogue import Catalogue
 from steno.store.naming import ThreadDirs
@@ -76,7 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--config", type=Path, help="a Stenographer config file (its Threads)")
     p.add_argument("-w", dest="write", type=Path, help="write the pcap here instead of stdout")
-    p.add_argument("--nano", action="store_true", help="nanosecond pcap (default: microsecond)")
+    p.add_argument(
+        "--format",
+        choices=[f.value for f in OutputFormat],
+        default=OutputFormat.PCAP.value,
+        help="pcap (microseconds, as upstream), pcap-ns (nanoseconds) or pcapng",
+    )
+    p.add_argument("--nano", action="store_true", help="the same as --format=pcap-ns")
     p.add_argument("--limit-packets", type=int, default=0, metavar="N")
     p.add_argument("--limit-bytes", type=int, default=0, metavar="N")
     p.add_argument(
@@ -145,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     catalogue = Catalogue.scan(stores, upstream_block_size=args.upstream_block_kb * 1024)
     options = QueryOptions(
-        nano=args.nano,
+        output=OutputFormat.PCAP_NS if args.nano else OutputFormat(args.format),
         limit_packets=args.limit_packets,
         limit_bytes=args.limit_bytes,
         verify_index_crc=not args.no_verify,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import struct
 from typing import Any
 
 import attrs
@@ -82,3 +83,29 @@ class Budget:
             raise StreamFormatError("truncated pcap record")
         self.packets, self.nbytes = int(packets[0]), int(nbytes[0])
         return int(kept), bool(stop[0])
+
+
+def pcapng_header(*, snaplen: int, linktype: int = 1) -> bytes:
+    """A pcapng Section Header Block and one Interface Description Block whose
+    timestamps are nanoseconds (if_tsresol 9), for :func:`pcapng_blocks`."""
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    options = struct.pack("<HHB3x", 9, 1, 9) + struct.pack("<HH", 0, 0)
+    idb_len = 16 + len(options) + 4
+    idb = (
+        struct.pack("<IIHHI", 1, idb_len, linktype, 0, snaplen)
+        + options
+        + struct.pack("<I", idb_len)
+    )
+    return shb + idb
+
+
+def pcapng_blocks(records: bytes) -> bytes:
+    """Nanosecond pcap records rewritten as pcapng Enhanced Packet Blocks."""
+    if not records:
+        return b""
+    cap = 2 * len(records) + 64 + len(records) // 4
+    out = ffi.new("uint8_t[]", cap)
+    n = lib.steno_pcapng_blocks(ffi.from_buffer("uint8_t[]", records), len(records), out, cap)
+    if n < 0:
+        raise StreamFormatError("truncated pcap record")
+    return bytes(ffi.buffer(out, n))

@@ -22,6 +22,7 @@ garbage packets.
 
 from __future__ import annotations
 
+import enum
 import mmap
 import os
 from array import array
@@ -39,7 +40,14 @@ from steno.native.extract import (
     pcap_file_header,
 )
 from steno.native.index import IndexOpenError, IndexReader
-from steno.native.pcapstream import UNLIMITED, Budget, Merger, MergeStatus
+from steno.native.pcapstream import (
+    UNLIMITED,
+    Budget,
+    Merger,
+    MergeStatus,
+    pcapng_blocks,
+    pcapng_header,
+)
 from steno.native.setops import intersect, union
 from steno.query.plan import (
     AllOf,
@@ -60,9 +68,18 @@ PCAP_HEADER_CHARGE = 16
 """Upstream charged 16 bytes of the byte limit for the 24-byte file header."""
 
 
+class OutputFormat(enum.Enum):
+    PCAP = "pcap"
+    """Classic pcap, microsecond timestamps: what upstream wrote and every tool reads."""
+    PCAP_NS = "pcap-ns"
+    """Classic pcap with nanosecond timestamps (the capture's full precision)."""
+    PCAPNG = "pcapng"
+    """pcapng, nanosecond timestamps."""
+
+
 @attrs.frozen(kw_only=True)
 class QueryOptions:
-    nano: bool = False
+    output: OutputFormat = OutputFormat.PCAP
     limit_packets: int = 0
     """0: no limit."""
     limit_bytes: int = 0
@@ -214,7 +231,7 @@ def _file_records(
                     CHUNK,
                     time_lo=window[0],
                     time_hi=window[1],
-                    nano=options.nano,
+                    nano=options.output is not OutputFormat.PCAP,
                     snaplen=SNAPLEN,
                 )
                 start += got.consumed
@@ -264,7 +281,12 @@ def run_query(
     in time order.  Fill in ``run`` to learn what was read and what was left out."""
     run = run if run is not None else QueryRun()
     run.problems.extend(catalogue.problems)
-    header = pcap_file_header(nano=options.nano, snaplen=SNAPLEN)
+    pcapng = options.output is OutputFormat.PCAPNG
+    header = (
+        pcapng_header(snaplen=SNAPLEN)
+        if pcapng
+        else pcap_file_header(nano=options.output is OutputFormat.PCAP_NS, snaplen=SNAPLEN)
+    )
     run.bytes_out += len(header)
     yield header
     budget = Budget(
@@ -284,6 +306,8 @@ def run_query(
             run.packets = packets_at_start - budget.packets
             if keep:
                 piece = chunk[:keep] if keep < len(chunk) else chunk
+                if pcapng:
+                    piece = pcapng_blocks(piece)
                 run.bytes_out += len(piece)
                 yield piece
             if stop:

@@ -267,3 +267,32 @@ def test_a_corrupt_index_is_skipped_named_and_the_rest_answered(
     got = _records(proc.stdout)
     assert 0 < len(got) < len(store.packets)
     assert {d for _, d in got} <= {p.data for p in store.packets}
+
+
+def test_pcapng_and_nanosecond_pcap_carry_the_same_packets(store: Store, tmp_path: Path) -> None:
+    query = "udp or vlan 1"
+    ns = stenoquery(store, "--format", "pcap-ns", query)
+    ng = stenoquery(store, "--format", "pcapng", "-w", str(tmp_path / "out.pcapng"), query)
+    assert ns.returncode == 0 and ng.returncode == 0
+    assert (tmp_path / "out.pcapng").read_bytes()[:4] == bytes.fromhex("0a0d0d0a")
+    fields = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(tmp_path / "out.pcapng"),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.cap_len",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    from decimal import Decimal
+
+    got = [(int(Decimal(fields[i]) * 10**9), int(fields[i + 1])) for i in range(0, len(fields), 2)]
+    want = [(t, len(d)) for t, d in _records(ns.stdout)]
+    assert got == want and want

@@ -97,3 +97,45 @@ int64_t steno_pcap_limit(const uint8_t *data, size_t len, int64_t *packets_left,
     }
     return (int64_t)off;
 }
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+int64_t steno_pcapng_blocks(const uint8_t *records, size_t len, uint8_t *out, size_t cap)
+{
+    size_t in = 0, o = 0;
+    while (in < len) {
+        if (len - in < RECORD_HEADER)
+            return -EBADMSG;
+        uint32_t sec = le32(records + in);
+        uint32_t nsec = le32(records + in + 4);
+        uint32_t incl = le32(records + in + 8);
+        uint32_t orig = le32(records + in + 12);
+        if (len - in - RECORD_HEADER < incl)
+            return -EBADMSG;
+        size_t padded = ((size_t)incl + 3) & ~(size_t)3;
+        size_t total = 32 + padded;
+        if (cap - o < total)
+            return -ENOSPC;
+        uint64_t ts = (uint64_t)sec * 1000000000u + nsec;
+        uint8_t *b = out + o;
+        put32(b, 6);                        /* Enhanced Packet Block */
+        put32(b + 4, (uint32_t)total);
+        put32(b + 8, 0);                    /* interface 0 */
+        put32(b + 12, (uint32_t)(ts >> 32));
+        put32(b + 16, (uint32_t)ts);
+        put32(b + 20, incl);
+        put32(b + 24, orig);
+        memcpy(b + 28, records + in + RECORD_HEADER, incl);
+        memset(b + 28 + incl, 0, padded - incl);
+        put32(b + 28 + padded, (uint32_t)total);
+        o += total;
+        in += RECORD_HEADER + incl;
+    }
+    return (int64_t)o;
+}

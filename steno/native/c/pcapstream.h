@@ -54,4 +54,14 @@ int steno_pcap_merge(struct steno_pcap_input *in, size_t n_in, uint8_t *out, siz
 int64_t steno_pcap_limit(const uint8_t *data, size_t len, int64_t *packets_left,
                          int64_t *bytes_left, int *stop);
 
+/*
+ * Rewrites a record stream with nanosecond fractions as pcapng Enhanced
+ * Packet Blocks for interface 0 (whose if_tsresol the caller declared as 9:
+ * nanoseconds).  out needs room for 2 * len + 4 * (number of records) bytes
+ * at most (a block is 32 bytes plus the data padded to 4; a record is 16 plus
+ * the data).  Returns the bytes written, or -EBADMSG / -ENOSPC as a negative
+ * value.
+ */
+int64_t steno_pcapng_blocks(const uint8_t *records, size_t len, uint8_t *out, size_t cap);
+
 #endif
