@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -76,12 +76,27 @@ class Catalogue:
 
     @classmethod
     def scan(
-        cls, stores: Sequence[ThreadDirs], *, upstream_block_size: int = UPSTREAM_BLOCK_SIZE
+        cls,
+        stores: Sequence[ThreadDirs],
+        *,
+        upstream_block_size: int = UPSTREAM_BLOCK_SIZE,
+        previous: Catalogue | None = None,
+        verify: bool = False,
     ) -> Catalogue:
+        """The store as it is now.  Files already in `previous` are not opened
+        again (a rescan costs one directory listing per thread); new steno
+        index files are checked whole (their checksum) when `verify` is set."""
         threads = []
         problems: list[Problem] = []
-        for dirs in stores:
-            files, trouble = scan_thread(dirs, upstream_block_size=upstream_block_size)
+        for i, dirs in enumerate(stores):
+            known = (
+                {f.name: f for f in previous.threads[i]}
+                if previous is not None and i < len(previous.threads)
+                else {}
+            )
+            files, trouble = scan_thread(
+                dirs, upstream_block_size=upstream_block_size, known=known, verify=verify
+            )
             threads.append(files)
             problems.extend(trouble)
         return cls(tuple(threads), tuple(problems))
@@ -116,15 +131,15 @@ def _kind_of(path: Path) -> IndexKind | None:
     return None
 
 
-def _steno_entry(dirs: ThreadDirs, name: str) -> StoredFile:
+def _steno_entry(dirs: ThreadDirs, name: str, *, verify: bool) -> StoredFile:
     path = dirs.index_path(name)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         data = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) if size else b""
     try:
-        # Structure only: the catalogue needs the header; the whole-file
-        # checksum is checked when a query reads the file.
-        with IndexReader(data, verify_crc=False) as index:
+        # The structure is always checked; the whole-file checksum when asked
+        # (the daemon checks each file once, when it first sees it).
+        with IndexReader(data, verify_crc=verify) as index:
             info = index.info
     finally:
         if isinstance(data, mmap.mmap):
@@ -142,17 +157,28 @@ def _steno_entry(dirs: ThreadDirs, name: str) -> StoredFile:
 
 
 def scan_thread(
-    dirs: ThreadDirs, *, upstream_block_size: int = UPSTREAM_BLOCK_SIZE
+    dirs: ThreadDirs,
+    *,
+    upstream_block_size: int = UPSTREAM_BLOCK_SIZE,
+    known: Mapping[str, StoredFile] | None = None,
+    verify: bool = False,
 ) -> tuple[tuple[StoredFile, ...], list[Problem]]:
     names = _sealed_names(dirs)
     files: list[StoredFile] = []
     problems: list[Problem] = []
+    known = known or {}
     for i, name in enumerate(names):
         path = dirs.index_path(name)
+        seen = known.get(name)
+        if seen is not None and (seen.kind is IndexKind.STENO or i + 1 < len(names)):
+            # (An upstream file's range ends at the next file's name, so the
+            # newest one is worked out again once a newer one exists.)
+            files.append(seen)
+            continue
         try:
             kind = _kind_of(path)
             if kind is IndexKind.STENO:
-                files.append(_steno_entry(dirs, name))
+                files.append(_steno_entry(dirs, name, verify=verify))
             elif kind is IndexKind.UPSTREAM:
                 opened = int(name) * 1000
                 following = int(names[i + 1]) * 1000 if i + 1 < len(names) else END_OF_TIME
