@@ -1,18 +1,29 @@
 """Requests and responses as plain data, whatever carries them (sans-IO).
 
 A handler receives a :class:`Request` and returns a :class:`Response` whose
-body is either bytes or an async iterator of chunks.  Streaming bodies end in
-one of two ways, and the difference matters to clients: the iterator is
-exhausted (a complete answer), or it raises :class:`AbortResponse` (or anything
-else): then the connection is dropped without the final chunk, so a client
-sees an incomplete answer instead of a short pcap that looks whole.
+body is either bytes or a :class:`StreamingBody`, which writes its chunks
+through a callback (rather than being an async iterator: a producer keeps its
+own cancel scopes, timeouts and threads around its loop, which trio does not
+allow across an async generator's ``yield``).  A streaming body ends in one of
+two ways, and the difference matters to clients: ``write_to`` returns (a
+complete answer), or it raises (:class:`AbortResponse` or anything else): then
+the connection is dropped without the final chunk, so a client sees an
+incomplete answer instead of a short pcap that looks whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import attrs
+
+Send = Callable[[bytes], Awaitable[None]]
+
+
+class StreamingBody(Protocol):
+    async def write_to(self, send: Send) -> None:
+        """Writes the body through `send`, chunk by chunk; raises to abort."""
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +53,7 @@ class Request:
 @attrs.frozen(kw_only=True)
 class Response:
     status: int
-    body: bytes | AsyncIterator[bytes] = b""
+    body: bytes | StreamingBody = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
 

@@ -14,7 +14,7 @@ drop without the final chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import h11
 import trio
@@ -99,25 +99,23 @@ async def _send_response(conn: h11.Connection, stream: trio.abc.Stream, response
         await stream.send_all(conn.send(h11.EndOfMessage()))
         return True
     await stream.send_all(conn.send(h11.Response(status_code=response.status, headers=headers)))
-    body: AsyncIterator[bytes] = response.body
+    body = response.body
+
+    async def send(chunk: bytes) -> None:
+        if chunk:
+            await stream.send_all(conn.send(h11.Data(data=chunk)))
+
     completed = False
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_watch_for_disconnect, stream, nursery.cancel_scope)
         try:
-            async for chunk in body:
-                if chunk:
-                    await stream.send_all(conn.send(h11.Data(data=chunk)))
+            await body.write_to(send)
             await stream.send_all(conn.send(h11.EndOfMessage()))
             completed = True
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away
         except Exception as exc:
             log.warning("aborting a response: %s", exc)
-        finally:
-            aclose = getattr(body, "aclose", None)
-            if aclose is not None:
-                with trio.CancelScope(shield=True):
-                    await aclose()
         nursery.cancel_scope.cancel()
     return completed
 

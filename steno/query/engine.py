@@ -59,6 +59,7 @@ from steno.query.plan import (
     Term,
 )
 from steno.store.catalogue import Catalogue, IndexKind, Problem, StoredFile
+from steno.store.open_files import OpenFiles
 from steno.store.upstream_index import UpstreamIndex, UpstreamIndexError
 
 SNAPLEN = 262144
@@ -106,8 +107,12 @@ _EVERY = object()
 class _FileQuery:
     """One file, opened for one query: its index, its mapped packets."""
 
-    def __init__(self, stack: ExitStack, f: StoredFile, options: QueryOptions) -> None:
+    def __init__(
+        self, stack: ExitStack, f: StoredFile, options: QueryOptions, open_files: OpenFiles | None
+    ) -> None:
         self.file = f
+        if open_files is not None:
+            stack.enter_context(open_files.hold(f.packet_path, f.index_path))
         self.packets = stack.enter_context(PacketFileMap(f.packet_path, f.block_size))
         self.steno: IndexReader | None = None
         self.upstream: UpstreamIndex | None = None
@@ -197,14 +202,19 @@ def _clamp(term: Term, f: StoredFile) -> tuple[int, int]:
 
 
 def _file_records(
-    f: StoredFile, plan: Plan, options: QueryOptions, run: QueryRun, out: Any
+    f: StoredFile,
+    plan: Plan,
+    options: QueryOptions,
+    run: QueryRun,
+    out: Any,
+    open_files: OpenFiles | None,
 ) -> Iterator[bytes]:
     terms = [t for t in plan.terms if t.lo_ns <= f.last_ns and f.first_ns < t.hi_ns]
     if not terms:
         return
     with ExitStack() as stack:
         try:
-            fq = _FileQuery(stack, f, options)
+            fq = _FileQuery(stack, f, options, open_files)
             if len(terms) == 1:
                 positions = fq.positions(terms[0].keys)
                 window = _clamp(terms[0], f)
@@ -244,12 +254,16 @@ def _file_records(
 
 
 def _thread_records(
-    files: Sequence[StoredFile], plan: Plan, options: QueryOptions, run: QueryRun
+    files: Sequence[StoredFile],
+    plan: Plan,
+    options: QueryOptions,
+    run: QueryRun,
+    open_files: OpenFiles | None,
 ) -> Iterator[bytes]:
     out = ffi.new("uint8_t[]", CHUNK)
     for f in files:
         if plan.overlaps(f.first_ns, f.last_ns):
-            yield from _file_records(f, plan, options, run, out)
+            yield from _file_records(f, plan, options, run, out, open_files)
 
 
 def _merged(streams: list[Iterator[bytes]]) -> Iterator[bytes]:
@@ -276,6 +290,7 @@ def run_query(
     catalogue: Catalogue,
     options: QueryOptions = QueryOptions(),
     run: QueryRun | None = None,
+    open_files: OpenFiles | None = None,
 ) -> Iterator[bytes]:
     """The answer as pcap bytes, in chunks: the file header first, then records
     in time order.  Fill in ``run`` to learn what was read and what was left out."""
@@ -296,7 +311,11 @@ def run_query(
     if budget.nbytes <= 0:
         run.limited = True
         return
-    streams = [_thread_records(files, plan, options, run) for files in catalogue.threads if files]
+    streams = [
+        _thread_records(files, plan, options, run, open_files)
+        for files in catalogue.threads
+        if files
+    ]
     if not streams:
         return
     packets_at_start = budget.packets

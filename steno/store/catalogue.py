@@ -52,6 +52,11 @@ class StoredFile:
     """No packet of the file is older (for upstream files: an estimate that errs wide)."""
     last_ns: int
     """No packet of the file is newer (inclusive)."""
+    packet_bytes: int = 0
+    index_bytes: int = 0
+    packet_dev: int = 0
+    """st_dev of the packet file: which file system it lives on (retention)."""
+    index_dev: int = 0
 
 
 @attrs.frozen
@@ -144,15 +149,24 @@ def _steno_entry(dirs: ThreadDirs, name: str, *, verify: bool) -> StoredFile:
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
-    return StoredFile(
-        thread=dirs.thread,
-        name=name,
-        packet_path=dirs.packet_path(name),
-        index_path=path,
-        kind=IndexKind.STENO,
-        block_size=info.block_size,
-        first_ns=info.first_ns,
-        last_ns=info.last_ns,
+    return _with_sizes(
+        StoredFile(
+            thread=dirs.thread,
+            name=name,
+            packet_path=dirs.packet_path(name),
+            index_path=path,
+            kind=IndexKind.STENO,
+            block_size=info.block_size,
+            first_ns=info.first_ns,
+            last_ns=info.last_ns,
+        )
+    )
+
+
+def _with_sizes(f: StoredFile) -> StoredFile:
+    p, i = os.stat(f.packet_path), os.stat(f.index_path)
+    return attrs.evolve(
+        f, packet_bytes=p.st_size, index_bytes=i.st_size, packet_dev=p.st_dev, index_dev=i.st_dev
     )
 
 
@@ -183,15 +197,17 @@ def scan_thread(
                 opened = int(name) * 1000
                 following = int(names[i + 1]) * 1000 if i + 1 < len(names) else END_OF_TIME
                 files.append(
-                    StoredFile(
-                        thread=dirs.thread,
-                        name=name,
-                        packet_path=dirs.packet_path(name),
-                        index_path=path,
-                        kind=IndexKind.UPSTREAM,
-                        block_size=upstream_block_size,
-                        first_ns=max(0, opened - UPSTREAM_SLACK_NS),
-                        last_ns=min(END_OF_TIME, following + UPSTREAM_SLACK_NS),
+                    _with_sizes(
+                        StoredFile(
+                            thread=dirs.thread,
+                            name=name,
+                            packet_path=dirs.packet_path(name),
+                            index_path=path,
+                            kind=IndexKind.UPSTREAM,
+                            block_size=upstream_block_size,
+                            first_ns=max(0, opened - UPSTREAM_SLACK_NS),
+                            last_ns=min(END_OF_TIME, following + UPSTREAM_SLACK_NS),
+                        )
                     )
                 )
             else:
