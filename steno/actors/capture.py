@@ -53,6 +53,7 @@ _DISK = re.compile(
     r"lost_packets=(\d+)"
 )
 STALE_MIN_SECONDS = 300.0
+_UPSTREAM_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z T:[0-9a-f]+ ")
 
 
 def _flag_value(flags: Sequence[str], name: str) -> str | None:
@@ -223,7 +224,8 @@ class CaptureActor:
                     tail[:] = [line]
 
     def _line(self, line: str) -> None:
-        log.info("stenotype: %s", line)
+        # stenotype stamps its lines as upstream did; our own log stamps them again.
+        log.info("stenotype: %s", _UPSTREAM_PREFIX.sub("", line, count=1))
         if "Capturing on" in line:
             self.capturing = True
         if m := _STATS.search(line):
