@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -192,6 +192,24 @@ class Lab:
         if check and proc.returncode != 0:
             raise LabError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
+
+    def run_bytes(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        timeout: float = _CMD_TIMEOUT,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Runs argv inside the namespace with its output as bytes (a pcap, say)."""
+        return subprocess.run(
+            self._wrap(argv),
+            capture_output=True,
+            env=env,
+            input=input,
+            timeout=timeout,
+            check=False,
+        )
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Starts argv inside the namespace; the lab stops it at teardown."""
