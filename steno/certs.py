@@ -84,7 +84,7 @@ import ipaddress
 import os
 import pwd
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -394,8 +394,9 @@ def _plan(directory: Path, names: Names) -> _Plan:
     return _Plan(make_ca=make_ca, leaves=leaves)
 
 
-def _write_new(directory: Path, name: str, data: bytes, *, uid: int, gid: int, mode: int) -> None:
-    """Creates `name` with its final owner and mode, never replacing anything."""
+def _write_new(directory: Path, name: str, data: bytes, owner_mode: tuple[int, int, int]) -> None:
+    """Creates `name` with its final owner and mode (from the start), never replacing anything."""
+    uid, gid, mode = owner_mode
     try:
         fd, tmp = tempfile.mkstemp(prefix=".stenokeys-", dir=directory)
     except OSError as exc:
@@ -512,21 +513,17 @@ def ensure_certificates(
         raise CertError(f"cannot write in {cert_path}: permission denied")
     plan = _plan(cert_path, names)
     report: list[str] = []
-    me = (owners.caller_uid, owners.caller_gid)
+    modes = _modes(owners)
 
     if plan.make_ca:
         ca_key = new_private_key()
         ca_cert = ca_certificate(ca_key, now=now)
-        _write_new(cert_path, CA_KEY, key_pem(ca_key), uid=me[0], gid=me[1], mode=0o400)
-        _write_new(cert_path, CA_CERT, cert_pem(ca_cert), uid=me[0], gid=me[1], mode=0o444)
+        _write_new(cert_path, CA_KEY, key_pem(ca_key), modes[CA_KEY])
+        _write_new(cert_path, CA_CERT, cert_pem(ca_cert), modes[CA_CERT])
         report.append(f"made a new CA: {CA_KEY}, {CA_CERT}")
     else:
         report.append(f"keeping the CA: {CA_CERT} exists")
 
-    key_owner = {
-        Kind.CLIENT: (me[0], owners.group_gid, 0o440),
-        Kind.SERVER: (owners.user_uid, me[1], 0o400),
-    }
     signer: tuple[CertificateIssuerPrivateKeyTypes, x509.Certificate] | None = None
     for kind, action in plan.leaves:
         key_name, cert_name = names.key_file(kind), names.cert_file(kind)
@@ -539,9 +536,8 @@ def ensure_certificates(
             cert = leaf_certificate(
                 kind, key.public_key(), host=host, ca_key=signer[0], ca_cert=signer[1], now=now
             )
-            uid, gid, mode = key_owner[kind]
-            _write_new(cert_path, key_name, key_pem(key), uid=uid, gid=gid, mode=mode)
-            _write_new(cert_path, cert_name, cert_pem(cert), uid=me[0], gid=me[1], mode=0o444)
+            _write_new(cert_path, key_name, key_pem(key), modes[names.key_link(kind)])
+            _write_new(cert_path, cert_name, cert_pem(cert), modes[names.cert_link(kind)])
             report.append(
                 f"made the {kind.value} key and certificate (CN {names.common_name(kind)}): "
                 f"{key_name}, {cert_name}"
@@ -552,26 +548,42 @@ def ensure_certificates(
         _symlink(cert_path, names.key_link(kind), key_name)
         _symlink(cert_path, names.cert_link(kind), cert_name)
 
-    _apply_modes(cert_path, owners)
+    _apply_modes(cert_path, modes)
     _fsync_dir(cert_path)
     return report
 
 
-def _apply_modes(directory: Path, owners: Owners) -> None:
-    """Upstream's final chown/chmod pass, over what exists (symlinks followed)."""
+_Mode = tuple[int, int, int]  # uid, gid, permission bits
+_CERT = "*_cert.pem"
+
+
+def _modes(owners: Owners) -> dict[str, _Mode]:
+    """Who owns what, by the names the server and clients open (upstream's final pass).
+
+    ``*_cert.pem`` stands for every certificate; ``.`` for CertPath itself.
+    """
     me_uid, me_gid = owners.caller_uid, owners.caller_gid
-    _set_mode(directory, me_uid, me_gid, 0o755)
-    targets: Sequence[tuple[str, int, int, int]] = (
-        (CA_KEY, me_uid, me_gid, 0o400),
-        (CLIENT_KEY, me_uid, owners.group_gid, 0o440),
-        (SERVER_KEY, owners.user_uid, me_gid, 0o400),
-    )
-    for name, uid, gid, mode in targets:
+    return {
+        ".": (me_uid, me_gid, 0o755),
+        CA_KEY: (me_uid, me_gid, 0o400),
+        CLIENT_KEY: (me_uid, owners.group_gid, 0o440),
+        SERVER_KEY: (owners.user_uid, me_gid, 0o400),
+        CA_CERT: (me_uid, me_gid, 0o444),
+        CLIENT_CERT: (me_uid, me_gid, 0o444),
+        SERVER_CERT: (me_uid, me_gid, 0o444),
+        _CERT: (me_uid, me_gid, 0o444),
+    }
+
+
+def _apply_modes(directory: Path, modes: dict[str, _Mode]) -> None:
+    """Sets owners and modes on what exists (symlinks followed), as upstream did each run."""
+    _set_mode(directory, *modes["."])
+    for name in (CA_KEY, CLIENT_KEY, SERVER_KEY):
         if (directory / name).exists():
-            _set_mode(directory / name, uid, gid, mode)
-    for cert in sorted(directory.glob("*_cert.pem")):
+            _set_mode(directory / name, *modes[name])
+    for cert in sorted(directory.glob(_CERT)):
         if cert.exists():
-            _set_mode(cert, me_uid, me_gid, 0o444)
+            _set_mode(cert, *modes[_CERT])
 
 
 def _fsync_dir(directory: Path) -> None:
