@@ -111,6 +111,27 @@ VALIDITY = dt.timedelta(days=9999)
 CLOCK_SKEW = dt.timedelta(hours=1)
 CA_COMMON_NAME = "*.steno"
 
+__all__ = [
+    "CA_CERT",
+    "CA_KEY",
+    "CLIENT_CERT",
+    "CLIENT_KEY",
+    "SERVER_CERT",
+    "SERVER_KEY",
+    "CertError",
+    "Kind",
+    "Names",
+    "Owners",
+    "ca_certificate",
+    "cert_pem",
+    "ensure_certificates",
+    "key_pem",
+    "leaf_certificate",
+    "new_private_key",
+    "resolve_owners",
+    "server_alt_names",
+]
+
 
 class CertError(Exception):
     """stenokeys cannot do its job; the message says which file or name is in the way."""

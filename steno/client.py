@@ -57,6 +57,23 @@ USER_AGENT = f"steno/{__version__}"
 LIMIT_PACKETS_HEADER = "Steno-Limit-Packets"
 LIMIT_BYTES_HEADER = "Steno-Limit-Bytes"
 
+__all__ = [
+    "IDLE_TIMEOUT_SEC",
+    "Answer",
+    "ClientError",
+    "IncompleteAnswer",
+    "KeyAccessError",
+    "ServerError",
+    "check_key_readable",
+    "check_server_name",
+    "is_limit",
+    "key_access_report",
+    "query",
+    "request",
+    "tls_context",
+    "url",
+]
+
 # What Go's strconv.ParseInt(s, 0, 64) accepts, which is how the server reads
 # the limit headers: decimal, 0x hex, 0o or leading-0 octal, 0b binary, with _.
 _GO_INT = re.compile(

@@ -55,7 +55,9 @@ def test_curl_arguments_pass_through(tls_server: TLSServer, client_config: Path)
     assert (req.method, req.path, req.body) == ("POST", "/query", b"port 53")
 
 
-def test_curl_is_found_on_the_callers_path(client_config: Path, tmp_path: Path) -> None:
+def test_curl_is_found_on_the_callers_path(
+    tls_server: TLSServer, pki: Path, client_config: Path, tmp_path: Path
+) -> None:
     """Upstream overwrote PATH with the URL path; here curl comes from PATH."""
     stub = tmp_path / "bin" / "curl"
     stub.parent.mkdir()
@@ -63,8 +65,17 @@ def test_curl_is_found_on_the_callers_path(client_config: Path, tmp_path: Path) 
     stub.chmod(0o755)
     done = run([STENOCURL, "/debug/config", "-v"], client_config, path=f"{stub.parent}:/usr/bin")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-2:] == ["-v", done.stdout.splitlines()[-1]]
-    assert done.stdout.splitlines()[-1].endswith("/debug/config")
+    assert done.stdout.splitlines() == [
+        "--cert",
+        f"{pki}/client_cert.pem",
+        "--key",
+        f"{pki}/client_key.pem",
+        "--cacert",
+        f"{pki}/ca_cert.pem",
+        "-v",
+        f"https://127.0.0.1:{tls_server.port}/debug/config",
+    ]
+    assert tls_server.requests == []
 
 
 @pytest.mark.parametrize("argv", [[], ["debug/stats"]])
