@@ -265,6 +265,8 @@ class _MutualTLSConnection(http.client.HTTPConnection):
 
 
 _REFUSED_HINT = "did it refuse our client certificate?"
+# OpenSSL's X509_V_ERR_* codes meaning "issued by a CA we do not trust".
+_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
 
 
 def _tls_problem(exc: ssl.SSLError) -> str:
@@ -275,9 +277,10 @@ def _tls_problem(exc: ssl.SSLError) -> str:
     reason = (exc.reason or str(exc)).upper()
     if "ALERT" in reason and ("CERTIFICATE" in reason or "UNKNOWN_CA" in reason):
         return f"the server refused our client certificate ({exc.reason})"
-    if "CERTIFICATE_VERIFY_FAILED" in reason:
-        detail = getattr(exc, "verify_message", None) or exc.reason
-        return f"the server's certificate is not signed by our {CA_CERT} ({detail})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code in _UNKNOWN_ISSUER:
+            return f"the server's certificate is not signed by our {CA_CERT} ({exc.verify_message})"
+        return f"the server's certificate is not valid: {exc.verify_message}"
     return f"TLS failed: {exc.reason or exc}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
@@ -234,6 +235,17 @@ def test_a_server_certificate_for_another_address_is_refused(
             ClientError, match=r"the server's certificate is for 10\.9\.8\.7, not 127\.0\.0\.1"
         ):
             client.query(settings_for(server, wrong), "tcp")
+        assert server.requests == []
+
+
+def test_an_expired_server_certificate_is_refused(pcap_bytes: bytes, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    ensure_certificates(old, "127.0.0.1", owners=ROOT, now=dt.datetime(1990, 1, 1, tzinfo=dt.UTC))
+    with TLSServer(old, pcap=pcap_bytes) as server:
+        with pytest.raises(
+            ClientError, match="the server's certificate is not valid: certificate has expired"
+        ):
+            client.query(settings_for(server, old), "tcp")
         assert server.requests == []
 
 
