@@ -84,6 +84,20 @@ _COMMENT_PREFIXES = ("_", "#", "//")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "ClientSettings",
+    "Config",
+    "ConfigError",
+    "ThreadConfig",
+    "check_directories",
+    "client_settings",
+    "config_path",
+    "load",
+    "parse_text",
+]
+
 
 class ConfigError(Exception):
     """The configuration is unusable; ``problems`` holds one line per problem.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from steno.certs import ensure_certificates, resolve_owners
 from steno.lab.netns import Lab
+from tests.support.tls_server import TLSServer, sample_pcap
 
 
 @pytest.fixture
@@ -17,3 +21,55 @@ def lab() -> Iterator[Lab]:
     than being skipped."""
     with Lab() as the_lab:
         yield the_lab
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CertPath made once by steno's stenokeys code for Host 127.0.0.1 (owned by root).
+
+    Read-only for the tests: a test that changes certificates makes its own."""
+    cert_path = tmp_path_factory.mktemp("pki") / "certs"
+    ensure_certificates(cert_path, "127.0.0.1", owners=resolve_owners("root", "root"))
+    return cert_path
+
+
+@pytest.fixture(scope="session")
+def pcap_bytes() -> bytes:
+    return sample_pcap()
+
+
+@pytest.fixture
+def tls_server(pki: Path, pcap_bytes: bytes) -> Iterator[TLSServer]:
+    """A mutual-TLS stand-in for the daemon's query port, with pki's server pair."""
+    with TLSServer(pki, pcap=pcap_bytes) as server:
+        yield server
+
+
+def write_client_config(directory: Path, *, host: str, port: int, cert_path: Path) -> Path:
+    """A config file for clients: Debian's shape, pointing at a test server."""
+    path = directory / "config"
+    path.write_text(
+        json.dumps(
+            {
+                "Threads": [
+                    {
+                        "PacketsDirectory": "/var/lib/stenographer/thread0/packets",
+                        "IndexDirectory": "/var/lib/stenographer/thread0/index",
+                    }
+                ],
+                "StenotypePath": "/usr/sbin/stenotype",
+                "Interface": "eth0",
+                "Port": port,
+                "Host": host,
+                "Flags": [],
+                "CertPath": str(cert_path),
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def client_config(tmp_path: Path, tls_server: TLSServer, pki: Path) -> Path:
+    """$STENOGRAPHER_CONFIG for a client of tls_server."""
+    return write_client_config(tmp_path, host=tls_server.host, port=tls_server.port, cert_path=pki)
