@@ -53,6 +53,7 @@ _DISK = re.compile(
     r"lost_packets=(\d+)"
 )
 STALE_MIN_SECONDS = 300.0
+READY_WAIT = 10.0
 _UPSTREAM_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z T:[0-9a-f]+ ")
 
 
@@ -107,6 +108,8 @@ class CaptureActor:
             STALE_MIN_SECONDS, 5 * int(fileage) if fileage and fileage.isdigit() else 0
         )
         self.capturing = False
+        self._capturing = trio.Event()
+        self._reported = False
         self.pid: int | None = None
         self.starts = 0
         self.last_exit: str | None = None
@@ -152,6 +155,11 @@ class CaptureActor:
             while True:
                 await trio.to_thread.run_sync(self._recover)
                 ran = await self._run_once(task_status if first else None)
+                if first and not self._reported:
+                    # stenotype ended before it captured: the daemon still
+                    # serves what is stored while capture is retried.
+                    task_status.started()
+                    self._reported = True
                 first = False
                 delay = self._backoff.after_exit(ran)
                 log.error(
@@ -179,14 +187,15 @@ class CaptureActor:
         if self.starts > 1:
             self._stats.stenotype_restarts.inc()
         self._stats.stenotype_up.set(1)
-        if task_status is not None:
-            task_status.started()
+        self._capturing = trio.Event()
         tail: list[str] = []
         try:
             async with trio.open_nursery() as nursery:
                 assert proc.stdout is not None
                 nursery.start_soon(self._read_lines, proc.stdout, tail)
                 nursery.start_soon(self._watch_staleness, proc, started)
+                if task_status is not None:
+                    nursery.start_soon(self._report_started, proc, task_status)
                 await proc.wait()
                 nursery.cancel_scope.cancel()
         finally:
@@ -200,6 +209,17 @@ class CaptureActor:
             f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         ) + (f"; last said: {tail[-1]}" if tail else "")
         return time.monotonic() - started
+
+    async def _report_started(self, proc: trio.Process, task_status: trio.TaskStatus[None]) -> None:
+        """Started means capturing: steno's stenotype says so once its rings are
+        open.  Another stenotype (upstream's) says nothing of the kind, so after
+        ``READY_WAIT`` seconds of running it is taken as capturing."""
+        with trio.move_on_after(READY_WAIT):
+            await self._capturing.wait()
+        if not self._capturing.is_set():
+            log.warning("stenotype has not said it is capturing after %.0f s; going on", READY_WAIT)
+        self._reported = True
+        task_status.started()
 
     async def _stop(self, proc: trio.Process) -> None:
         if proc.returncode is not None:
@@ -228,6 +248,7 @@ class CaptureActor:
         log.info("stenotype: %s", _UPSTREAM_PREFIX.sub("", line, count=1))
         if "Capturing on" in line:
             self.capturing = True
+            self._capturing.set()
         if m := _STATS.search(line):
             thread, _mb, packets, _blocks, drops = (int(x) for x in m.groups())
             self.capturing = True

@@ -1,10 +1,10 @@
 """The cleanup actor: deletes the oldest files as retention requires.
 
-Every ``interval`` seconds (15 by default, as upstream) it measures each file
-system the store lives on, asks ``store/retention.py`` what to delete, and
-deletes it: the index first (so no new query picks the pair up), then the
-packet file.  A query already reading a deleted file keeps reading it -- it
-holds it open -- and the space that file still takes is counted as freed, so
+Whenever the store sees new files, and at least every ``interval`` seconds
+(15, as upstream's sync), it measures each file system the store lives on,
+asks ``store/retention.py`` what to delete, and deletes it: the index first
+(so no new query picks the pair up), then the packet file.  A query already
+reading a deleted file keeps reading it -- it holds it open -- and the space that file still takes is counted as freed, so
 the next round does not delete more to make up for it.
 """
 
@@ -66,7 +66,8 @@ class CleanupActor:
         task_status.started()
         while True:
             await self.clean_once()
-            await trio.sleep(self._interval)
+            with trio.move_on_after(self._interval):
+                await self._store.wait_changed()
 
     async def clean_once(self) -> list[Deletion]:
         snapshot = self._store.snapshot

@@ -46,6 +46,11 @@ class StoreActor:
         self.snapshot = Catalogue(tuple(() for _ in self.dirs))
         self._reported: set[str] = set()
         self._rescan = trio.Event()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Returns after the next scan that found new or vanished files."""
+        await self._changed.wait()
 
     def rescan_soon(self) -> None:
         """Asks for a rescan now (after retention deleted files)."""
@@ -72,6 +77,11 @@ class StoreActor:
             )
         )
         self.snapshot = after
+        if [[f.name for f in t] for t in before.threads] != [
+            [f.name for f in t] for t in after.threads
+        ]:
+            self._changed.set()
+            self._changed = trio.Event()
         for thread, (old, new) in enumerate(zip(before.threads, after.threads, strict=True)):
             added = len({f.name for f in new} - {f.name for f in old})
             if added and before is not None:
