@@ -4,8 +4,9 @@ Whenever the store sees new files, and at least every ``interval`` seconds
 (15, as upstream's sync), it measures each file system the store lives on,
 asks ``store/retention.py`` what to delete, and deletes it: the index first
 (so no new query picks the pair up), then the packet file.  A query already
-reading a deleted file keeps reading it -- it holds it open -- and the space that file still takes is counted as freed, so
-the next round does not delete more to make up for it.
+reading a deleted file keeps reading it -- it holds it open -- and the space
+that file still takes is counted as freed, so the next round does not delete
+more to make up for it.
 """
 
 from __future__ import annotations
