@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,30 @@ import pytest
 from steno.certs import ensure_certificates, resolve_owners
 from steno.lab.netns import Lab
 from tests.support.tls_server import TLSServer, sample_pcap
+
+
+@pytest.fixture(scope="session", autouse=True)
+def standard_root_layout() -> None:
+    """What every Debian machine has, which a stand-in root may lack.
+
+    A root unpacked from a mktemp directory (a test chroot such as
+    ``fresh_machine.sh`` builds) has ``/`` at 0700, so no unprivileged user can
+    run a program, and a hand-made ``/dev`` lacks the ``/dev/stdin`` family
+    (upstream's stenoread reads ``tcpdump -r /dev/stdin``).  On a real
+    machine both are already so, and this changes nothing."""
+    if os.geteuid() != 0:
+        return
+    mode = os.stat("/").st_mode
+    if mode & 0o005 != 0o005:
+        os.chmod("/", mode | 0o005)
+    for name, target in (
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ):
+        if not os.path.lexists(name):
+            os.symlink(target, name)
 
 
 @pytest.fixture
