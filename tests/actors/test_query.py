@@ -1,0 +1,165 @@
+"""The query actor over trio's in-memory streams (the HTTP and the query work
+are real; only TLS and sockets are left out), on a store built on disk."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import attrs
+import h11
+import pytest
+import trio
+import trio.testing
+
+from steno.actors.query import BadLimit, QueryActor, parse_limit
+from steno.actors.stats import Stats
+from steno.http.serve import serve_connection
+from steno.lab.generator import generate
+from steno.lab.pcap import iter_pcap
+from steno.store.catalogue import Catalogue
+from steno.store.naming import ThreadDirs
+from steno.store.open_files import OpenFiles
+from tests.support.store import make_store
+
+
+@attrs.define
+class StaticStore:
+    """What the query actor needs of the store actor: a snapshot and the dirs."""
+
+    dirs: tuple[ThreadDirs, ...]
+    snapshot: Catalogue
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StaticStore:
+    traffic = generate(seed=61, count=20_000, profile="imix")
+    dirs = make_store(tmp_path, list(traffic.frames()), files=4)
+    return StaticStore(tuple(dirs), Catalogue.scan(dirs))
+
+
+def actor(store: StaticStore, **kw: float) -> tuple[QueryActor, Stats]:
+    stats = Stats()
+    return QueryActor([], store, stats, OpenFiles(), **kw), stats  # type: ignore[arg-type]
+
+
+def request(body: bytes, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+    conn = h11.Connection(h11.CLIENT)
+    head = [("host", "steno"), ("content-length", str(len(body))), *headers]
+    return (
+        conn.send(h11.Request(method="POST", target="/query", headers=head))
+        + conn.send(h11.Data(data=body))
+        + conn.send(h11.EndOfMessage())
+    )
+
+
+async def read_response(stream: trio.abc.Stream) -> tuple[int, bytes, bool]:
+    """(status, body, complete): complete is False when the body was cut off."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.send(
+        h11.Request(
+            method="POST", target="/query", headers=[("host", "x"), ("content-length", "0")]
+        )
+    )
+    conn.send(h11.EndOfMessage())
+    status = 0
+    body = bytearray()
+    while True:
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError:
+            return status, bytes(body), False
+        if event is h11.NEED_DATA:
+            conn.receive_data(bytes(await stream.receive_some(65536)))
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return status, bytes(body), True
+        elif isinstance(event, h11.ConnectionClosed):
+            return status, bytes(body), False
+
+
+def test_limit_headers_read_as_upstream_did() -> None:
+    assert parse_limit("0x10", "x") == 16
+    assert parse_limit("010", "x") == 8
+    assert parse_limit("0b11", "x") == 3
+    assert parse_limit(None, "x") == 0
+    for bad in ("-5", "ten", "0x"):
+        with pytest.raises(BadLimit, match="Limit"):
+            parse_limit(bad, "Steno-Limit-Packets")
+
+
+async def test_a_query_streams_a_complete_pcap(store: StaticStore) -> None:
+    qa, stats = actor(store)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, server, qa.handle)
+        await client.send_all(request(b"tcp", (("steno-limit-packets", "0x64"),)))
+        status, body, complete = await read_response(client)
+        await client.aclose()
+    assert (status, complete) == (200, True)
+    assert len(list(iter_pcap(io.BytesIO(body))[1])) == 100
+    assert 'steno_queries_total{outcome="limited"} 1.0' in stats.metrics().decode()
+
+
+async def test_a_bad_query_gets_the_parsers_message(store: StaticStore) -> None:
+    qa, _ = actor(store)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, server, qa.handle)
+        await client.send_all(request(b"port 99999"))
+        status, body, _ = await read_response(client)
+        await client.aclose()
+    assert status == 400
+    assert b'invalid port "99999" at character 5' in body
+
+
+async def test_a_client_that_leaves_cancels_its_query(store: StaticStore) -> None:
+    qa, stats = actor(store)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, server, qa.handle)
+        await client.send_all(request(b"after 1h ago or before 1h ago"))
+        await client.receive_some(1000)  # the answer has begun
+        await client.aclose()
+    assert qa.active == 0
+    assert 'steno_queries_total{outcome="cancelled"} 1.0' in stats.metrics().decode()
+
+
+async def test_a_timeout_after_the_answer_began_cuts_it_off(
+    store: StaticStore, autojump_clock: trio.testing.MockClock
+) -> None:
+    qa, stats = actor(store, timeout=5.0)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, server, qa.handle)
+        await client.send_all(request(b"after 1h ago or before 1h ago"))
+        first = await client.receive_some(1000)
+        await trio.sleep(10)  # a client that stops reading; the query's time runs out
+        rest = bytearray(first)
+        while data := await client.receive_some(1 << 20):
+            rest += data
+        await client.aclose()
+    assert not rest.endswith(b"0\r\n\r\n"), "an aborted answer must not look complete"
+    assert 'steno_queries_total{outcome="timeout"} 1.0' in stats.metrics().decode()
+
+
+async def test_queries_over_the_cap_wait_then_get_503(
+    store: StaticStore, autojump_clock: trio.testing.MockClock
+) -> None:
+    qa, stats = actor(store, max_concurrent=1, queue_timeout=3.0, timeout=60.0)
+    c1, s1 = trio.testing.memory_stream_pair()
+    c2, s2 = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, s1, qa.handle)
+        nursery.start_soon(serve_connection, s2, qa.handle)
+        await c1.send_all(request(b"after 1h ago or before 1h ago"))
+        await c1.receive_some(100)  # holds the only slot; reads no more
+        await c2.send_all(request(b"tcp"))
+        status, body, _ = await read_response(c2)
+        assert status == 503 and b"too many queries" in body
+        await c1.aclose()
+        await c2.aclose()
+    assert 'steno_queries_total{outcome="busy"} 1.0' in stats.metrics().decode()
