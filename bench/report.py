@@ -12,6 +12,9 @@ Definitions (also in ``bench/README.md``):
   unconfined paced points at which every capturer lost nothing (the same
   packets for all three), or over all unconfined paced points if there is
   no such rate.
+* **CPU slope**: the marginal cost, the least-squares slope of CPU time
+  against packets stored over the same points; fixed costs (the idle second
+  before sending, exit) drop out.
 * **peak RSS**: the largest VmHWM of any point of that mode.
 * **index bytes / Mpkt** and **index % of packet files**: over the same
   points as CPU.
@@ -19,7 +22,7 @@ Definitions (also in ``bench/README.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -57,6 +60,9 @@ class Figures:
     zero_loss: ZeroLoss
     cpu_s_per_mpkt: float | None
     cpu_points: int
+    cpu_slope_s_per_mpkt: float | None
+    """Marginal CPU per packet: the least-squares slope of CPU time against packets
+    stored over the same points, free of fixed costs (start of sending, exit)."""
     peak_rss_mib: float
     index_bytes_per_mpkt: float | None
     index_pct_of_packet_files: float | None
@@ -118,6 +124,7 @@ def figures(
         zero_loss=zero_loss_rate(mine),
         cpu_s_per_mpkt=cpu / (stored / 1e6) if stored else None,
         cpu_points=len(basis),
+        cpu_slope_s_per_mpkt=_slope([(p.stored / 1e6, p.cpu_ns / 1e9) for p in basis]),
         peak_rss_mib=max((p.peak_rss_kib for p in mine), default=0) / 1024,
         index_bytes_per_mpkt=index / (stored / 1e6) if stored and has_index else None,
         index_pct_of_packet_files=100 * index / files if files and has_index else None,
@@ -125,6 +132,15 @@ def figures(
             100 * index / (stored * mean_frame) if stored and has_index else None
         ),
     )
+
+
+def _slope(xy: Sequence[tuple[float, float]]) -> float | None:
+    if len({x for x, _ in xy}) < 2:
+        return None
+    mx = sum(x for x, _ in xy) / len(xy)
+    my = sum(y for _, y in xy) / len(xy)
+    sxx = sum((x - mx) ** 2 for x, _ in xy)
+    return sum((x - mx) * (y - my) for x, y in xy) / sxx
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -288,58 +304,32 @@ def markdown(
         add("")
         add(
             "| capturer | zero-loss rate, unconfined | zero-loss rate, "
-            f"{mode_of(budget) if budget else '-'} | CPU s / Mpkt | peak RSS MiB | "
-            "index MB / Mpkt | index % of packet files |"
+            f"{mode_of(budget) if budget else '-'} | CPU s / Mpkt | CPU slope s / Mpkt | "
+            "peak RSS MiB | index MB / Mpkt | index % of packet files |"
         )
-        add("|---|---|---|---|---|---|---|")
+        add("|---|---|---|---|---|---|---|---|")
         for cap in capturers:
             u = by.get((cap, profile, modes[0]))
-            b = by.get((cap, profile, modes[-1])) if budget is not None else None
             if u is None:
                 continue
+            b = by.get((cap, profile, modes[-1])) if budget is not None else None
             bu = by.get((BASELINE, profile, modes[0]))
             bb = by.get((BASELINE, profile, modes[-1])) if budget is not None else None
-            base = cap == BASELINE
-            add(
-                "| "
-                + " | ".join(
-                    [
-                        cap,
-                        u.zero_loss.text()
-                        + (
-                            ""
-                            if base or bu is None
-                            else _ratio_text(u.zero_loss.pps, bu.zero_loss.pps)
-                        ),
-                        (b.zero_loss.text() if b else "-")
-                        + (
-                            ""
-                            if base or b is None or bb is None
-                            else _ratio_text(b.zero_loss.pps, bb.zero_loss.pps)
-                        ),
-                        _fmt(u.cpu_s_per_mpkt, ".3f")
-                        + (
-                            ""
-                            if base or bu is None
-                            else _ratio_text(u.cpu_s_per_mpkt, bu.cpu_s_per_mpkt)
-                        ),
-                        f"{u.peak_rss_mib:.0f}"
-                        + (
-                            ""
-                            if base or bu is None
-                            else _ratio_text(u.peak_rss_mib, bu.peak_rss_mib)
-                        ),
-                        _fmt(_mb(u.index_bytes_per_mpkt), ".2f")
-                        + (
-                            ""
-                            if base or bu is None
-                            else _ratio_text(u.index_bytes_per_mpkt, bu.index_bytes_per_mpkt)
-                        ),
-                        _fmt(u.index_pct_of_packet_files, ".2f"),
-                    ]
-                )
-                + " |"
-            )
+            vs_u = _Versus(cap, bu)
+            cells = [
+                cap,
+                u.zero_loss.text() + vs_u(u, lambda f: f.zero_loss.pps),
+                "-"
+                if b is None
+                else b.zero_loss.text() + _Versus(cap, bb)(b, lambda f: f.zero_loss.pps),
+                _fmt(u.cpu_s_per_mpkt, ".3f") + vs_u(u, lambda f: f.cpu_s_per_mpkt),
+                _fmt(u.cpu_slope_s_per_mpkt, ".3f") + vs_u(u, lambda f: f.cpu_slope_s_per_mpkt),
+                f"{u.peak_rss_mib:.0f}" + vs_u(u, lambda f: f.peak_rss_mib),
+                _fmt(_mb(u.index_bytes_per_mpkt), ".2f")
+                + vs_u(u, lambda f: f.index_bytes_per_mpkt),
+                _fmt(u.index_pct_of_packet_files, ".2f"),
+            ]
+            add("| " + " | ".join(cells) + " |")
         add("")
         for mode in modes:
             mode_budget = None if mode == UNCONFINED else budget
@@ -382,6 +372,19 @@ def markdown(
     add("Definitions: `bench/README.md`. Raw measurements: the JSON file beside this one.")
     add("")
     return "\n".join(lines)
+
+
+@attrs.frozen
+class _Versus:
+    """ " (0.63x)": a capturer's figure as a ratio of upstream's (nothing for upstream)."""
+
+    capturer: str
+    baseline: Figures | None
+
+    def __call__(self, mine: Figures, field: Callable[[Figures], float | None]) -> str:
+        if self.capturer == BASELINE or self.baseline is None:
+            return ""
+        return _ratio_text(field(mine), field(self.baseline))
 
 
 def _loss_cell(p: Point, rate: int | None) -> str:
