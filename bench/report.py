@@ -5,8 +5,9 @@ Definitions (also in ``bench/README.md``):
 
 * **zero-loss rate**: the highest offered rate at which the capturer stored
   every packet sent.  An unpaced point ("max") counts with the rate the
-  sender achieved; if a capturer lost nothing even there, its zero-loss rate
-  is marked sender-bound (">="): the benchmark could not find its ceiling.
+  sender achieved; if a capturer lost nothing even at the highest rate tried
+  (the sender's top speed, or the top of the ladder), its zero-loss rate is
+  marked ">=": the benchmark could not find its ceiling.
 * **CPU s / Mpkt**: CPU time of the capturer's cgroup from the start of
   sending to its exit, per million packets stored, summed over the
   unconfined paced points at which every capturer lost nothing (the same
@@ -42,6 +43,8 @@ class ZeroLoss:
     pps: float | None
     """None: lost packets at every rate."""
     sender_bound: bool
+    """No loss at the highest rate tried (the sender's top speed or the top of
+    the ladder): the capturer's ceiling is higher and unknown."""
     non_monotonic: bool
     """Some lower rate lost packets (noise, or a hiccup)."""
 
@@ -81,11 +84,11 @@ def zero_loss_rate(points: Sequence[Point]) -> ZeroLoss:
     if not clean:
         return ZeroLoss(pps=None, sender_bound=False, non_monotonic=False)
     best = clean[-1]
-    below = [p for p in ordered if rate(p) < rate(best)]
     return ZeroLoss(
         pps=rate(best),
-        sender_bound=best.offered_pps is None,
-        non_monotonic=any(p.loss for p in below),
+        # Nothing above it was tried: the real ceiling is higher.
+        sender_bound=best is ordered[-1],
+        non_monotonic=any(p.loss for p in ordered if rate(p) < rate(best)),
     )
 
 
@@ -285,6 +288,12 @@ def markdown(
     add("")
     add(f"Capturers: {'; '.join(f'{k}: {v}' for k, v in meta['versions'].items())}.")
     add(f"Ring: {meta['ring']}. Each point sends for {meta['seconds']:g} s.")
+    if meta.get("steno_index") == "stub":
+        add("")
+        add(
+            "**steno ran with a placeholder index builder** (the real one was not merged "
+            "yet): its CPU and index figures leave out indexing and mean nothing."
+        )
     add("")
     add("## Targets (steno vs upstream, ratios from this run)")
     add("")

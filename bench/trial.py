@@ -172,7 +172,7 @@ def run_trial(
                 waited = _catch_up(
                     capturer.outputs(store),
                     minimum=capturer.ring.blockage_sec + 0.3,
-                    settle=1.2,
+                    settle=1.0,
                 )
                 rss.sample()
                 stop = capturer.stop(lab, proc, store, lambda: _read(log), rss.sample)
