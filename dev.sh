@@ -19,10 +19,14 @@ fi
 
 # Debian packages: build tools for the C core and systemd-python, the lab's
 # plumbing (iproute2, ethtool), the oracles the tests compare against
-# (tcpdump, tshark, Debian's stenographer 1.0.1) and clang for libFuzzer.
+# (tcpdump, tshark, Debian's stenographer 1.0.1, and the LevelDB library that
+# upstream's index files are written with, through a small C++ program: g++,
+# libleveldb-dev) and clang with its sanitizer and libFuzzer runtime (Debian
+# ships that apart, in libclang-rt-14-dev).
 APT_PACKAGES=(
-    python3-venv python3-dev gcc pkg-config libffi-dev libsystemd-dev
-    iproute2 ethtool procps tcpdump tshark stenographer clang
+    python3-venv python3-dev gcc g++ pkg-config libffi-dev libsystemd-dev
+    iproute2 ethtool procps tcpdump tshark stenographer clang libclang-rt-14-dev
+    libleveldb-dev
 )
 
 missing=()

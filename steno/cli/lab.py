@@ -2,7 +2,7 @@
 
 steno-lab generate --seed N --count N --profile P --out FILE.pcap --truth FILE.jsonl
 steno-lab send --iface IF --pcap FILE.pcap [--count N] [--rate PPS] [--max-seconds S]
-steno-lab demo      (to come: the lead adds it)
+steno-lab demo [--count N] [--seed N]
 """
 
 from __future__ import annotations
@@ -45,11 +45,9 @@ def _generate(a: argparse.Namespace) -> int:
 
 
 def _demo(a: argparse.Namespace) -> int:
-    print(
-        "steno-lab demo: not here yet (the lead adds it once capture and query exist)",
-        file=sys.stderr,
-    )
-    return 2
+    from steno.lab.demo import run_demo
+
+    return run_demo(count=a.count, seed=a.seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     send_cmd.add_arguments(s)
     s.set_defaults(func=send_cmd.run)
 
-    d = sub.add_parser("demo", help="placeholder: the demo is added by the lead")
+    d = sub.add_parser("demo", help="capture generated traffic in a lab namespace and check it")
+    d.add_argument("--count", type=int, default=20_000, help="frames to generate and send")
+    d.add_argument("--seed", type=int, default=1)
     d.set_defaults(func=_demo)
 
     a = p.parse_args(argv)

@@ -43,13 +43,16 @@ class LabError(RuntimeError):
     """The lab could not be built, or a command in it failed."""
 
 
-def _check_prerequisites() -> str:
+def _check_prerequisites() -> tuple[str, str]:
     if os.geteuid() != 0:
         raise LabError("the lab needs root: it creates a network namespace and raw sockets")
     ip = shutil.which("ip")
     if ip is None:
         raise LabError("the lab needs iproute2's 'ip' command (apt-get install iproute2)")
-    return ip
+    nsenter = shutil.which("nsenter")
+    if nsenter is None:
+        raise LabError("the lab needs util-linux's 'nsenter' (apt-get install util-linux)")
+    return ip, nsenter
 
 
 class Lab:
@@ -68,6 +71,7 @@ class Lab:
         self._procs: list[subprocess.Popen[Any]] = []
         self._created = False
         self._ip = ""
+        self._nsenter = ""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle --
@@ -85,7 +89,7 @@ class Lab:
         self.close()
 
     def open(self) -> None:
-        self._ip = _check_prerequisites()
+        self._ip, self._nsenter = _check_prerequisites()
         try:
             self._host(self._ip, "netns", "add", self.name)
             self._created = True
@@ -98,28 +102,28 @@ class Lab:
                     "net.ipv6.conf.default.disable_ipv6=1",
                 ]
             )
-            self._host(
-                self._ip,
-                "-n",
-                self.name,
-                "link",
-                "add",
-                GEN,
-                "mtu",
-                str(self.mtu),
-                "type",
-                "veth",
-                "peer",
-                "name",
-                CAP,
-                "mtu",
-                str(self.mtu),
+            self.run(
+                [
+                    self._ip,
+                    "link",
+                    "add",
+                    GEN,
+                    "mtu",
+                    str(self.mtu),
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    CAP,
+                    "mtu",
+                    str(self.mtu),
+                ]
             )
             for dev in (GEN, CAP):
                 self.run(["sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1"])
                 self._offloads_off(dev)
             for dev in ("lo", GEN, CAP):
-                self._host(self._ip, "-n", self.name, "link", "set", dev, "up")
+                self.run([self._ip, "link", "set", dev, "up"])
             self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
         except BaseException:
             self.close()
@@ -167,9 +171,16 @@ class Lab:
             raise LabError(f"{' '.join(argv)}: {proc.stderr.strip() or proc.returncode}")
 
     def _wrap(self, argv: Sequence[str]) -> list[str]:
+        """argv entering the namespace's network stack only.
+
+        nsenter rather than ``ip netns exec`` (or ``ip -n``): those also make a
+        private mount namespace with ``mount --make-rslave /``, which fails
+        where / is not a mount point (a chroot, some containers).  Nothing run
+        here needs its own /sys: interfaces are found by name through the
+        network namespace itself."""
         if not self._created:
             raise LabError("the lab is not open")
-        return [self._ip, "netns", "exec", self.name, *argv]
+        return [self._nsenter, f"--net=/run/netns/{self.name}", "--", *argv]
 
     def run(
         self, argv: Sequence[str], *, check: bool = True, timeout: float = _CMD_TIMEOUT

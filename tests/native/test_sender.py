@@ -50,4 +50,10 @@ def test_refused_frames_are_counted(lab: Lab) -> None:
 
 
 def _rx_packets(lab: Lab) -> int:
-    return int(lab.run(["cat", "/sys/class/net/cap0/statistics/rx_packets"]).stdout)
+    """cap0's received-packet counter, from /proc/net/dev: per network namespace
+    (unlike /sys, which the lab's nsenter does not remount)."""
+    for line in lab.run(["cat", "/proc/net/dev"]).stdout.splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == "cap0":
+            return int(counters.split()[1])
+    raise AssertionError("cap0 is not in /proc/net/dev")

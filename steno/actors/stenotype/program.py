@@ -36,7 +36,7 @@ from steno.actors.stenotype import recovery
 from steno.actors.stenotype.index_flush import IndexFlusher
 from steno.actors.stenotype.options import StenotypeOptions, UsageError, parse_args
 from steno.actors.stenotype.rotation import RotationPolicy
-from steno.actors.stenotype.worker import CaptureWorker, StatsSchedule
+from steno.actors.stenotype.worker import CaptureFailed, CaptureWorker, StatsSchedule
 from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
 from steno.native.sandbox import apply_sandbox
 from steno.privileges import PrivilegeError, drop_privileges
@@ -230,6 +230,25 @@ async def _recover(
         )
 
 
+def _run_capturing_failures(
+    opts: StenotypeOptions, captures: Sequence[Capture], dirs: Sequence[ThreadDirs]
+) -> list[str]:
+    """Runs the tree; returns the messages of threads whose capture failed."""
+    failures: list[str] = []
+    try:
+        trio.run(run_tree, opts, captures, dirs)
+    except* CaptureFailed as group:
+        failures.extend(str(exc) for exc in _leaves(group))
+    return failures
+
+
+def _leaves(group: BaseExceptionGroup[CaptureFailed]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
+
+
 def main(argv: Sequence[str]) -> int:
     try:
         parsed = parse_args(list(argv))
@@ -254,7 +273,11 @@ def main(argv: Sequence[str]) -> int:
                 apply_sandbox(opts.seccomp)
             except OSError as exc:
                 raise SetupError(str(exc)) from None
-            trio.run(run_tree, opts, captures, dirs)
+            failures = _run_capturing_failures(opts, captures, dirs)
+            if failures:
+                for message in failures:
+                    print(f"stenotype: {message}", file=sys.stderr)
+                return 1
         finally:
             for capture in captures:
                 capture.close()

@@ -8,14 +8,15 @@ its valid prefix is kept, indexed and sealed like any finished file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
 
 import attrs
 
-from steno.native.block import check_block
-from steno.native.index import BlockRejected, IndexBuilder
+from steno.native.extract import BlockError, block_info
+from steno.native.index import IndexBuilder
 from steno.store import sealing
 from steno.store.lifecycle import Action, Leftover, plan_recovery
 from steno.store.naming import ThreadDirs, hidden
@@ -48,13 +49,20 @@ def _valid_prefix(fd: int, block_size: int, builder: IndexBuilder | None) -> tup
     packets = 0
     while True:
         block = os.pread(fd, block_size, offset)
-        info = check_block(block, block_size)
-        if info is None:
+        if len(block) < block_size:
+            return offset, packets
+        try:
+            info = block_info(block)
+        except BlockError:
             return offset, packets
         if builder is not None:
             try:
                 builder.add_block(block, offset)
-            except BlockRejected:
+            except OSError as exc:
+                # The checker accepted the block, so this is not a bad block:
+                # stop here rather than index half a file.
+                if exc.errno not in (errno.EINVAL, errno.EBADMSG, errno.ERANGE):
+                    raise
                 return offset, packets
         packets += info.num_pkts
         offset += block_size

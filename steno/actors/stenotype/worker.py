@@ -21,6 +21,7 @@ the cancellation but bounded in time.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -31,13 +32,19 @@ import trio
 
 from steno.actors.messages import SealFile
 from steno.actors.stenotype.rotation import RotationPolicy
-from steno.native.capture import Capture, FinishedFile, RunStatus
+from steno.native.capture import Capture, CaptureStats, FinishedFile, RunStatus
 from steno.native.index import IndexBuilder
 from steno.store.naming import NameClock, ThreadDirs, hidden
 
 log = logging.getLogger("steno.stenotype")
 
 RETRY_FIRST_NS = 1_000_000_000
+
+
+class CaptureFailed(Exception):
+    """The ring itself failed (the interface went away); this thread cannot go on."""
+
+
 RETRY_MAX_NS = 30_000_000_000
 
 
@@ -106,7 +113,13 @@ class CaptureWorker:
                 deadline = min(self._retry_at_ns, now + self.policy.poll_ns)
             else:
                 deadline = self.policy.deadline(self._opened_ns, now)
-            status = await trio.to_thread.run_sync(self.capture.run, deadline)
+            try:
+                status = await trio.to_thread.run_sync(self.capture.run, deadline)
+            except OSError as exc:
+                raise CaptureFailed(
+                    f"thread {self.thread}: capture on {self.capture.config.ring.iface} failed: "
+                    f"{exc.strerror}"
+                ) from None
             now = time.monotonic_ns()
             self.last_progress_ns = now
             self._maybe_log_stats(now)
@@ -176,12 +189,14 @@ class CaptureWorker:
         """Detaches the current file (draining the kernel first if final) and hands it over."""
         if final and self._name is not None:
             deadline = time.monotonic_ns() + self._retire_tov_ns + 200_000_000
-            await trio.to_thread.run_sync(lambda: self.capture.run(deadline, drain=True))
+            # If the ring is gone (that is why we stop), seal what was written.
+            with contextlib.suppress(OSError):
+                await trio.to_thread.run_sync(lambda: self.capture.run(deadline, drain=True))
         if self._name is None:
             return None
         name, self._name = self._name, None
         finished = await trio.to_thread.run_sync(self.capture.finish_file)
-        index = IndexBuilder.adopt(finished.index) if finished.index else None
+        index = IndexBuilder.adopt(finished.index, self._block_size) if finished.index else None
         if finished.write_error == 0 and self._failing and not final:
             self._failing = False
             self._retry_ns = RETRY_FIRST_NS
@@ -230,6 +245,7 @@ class CaptureWorker:
                 stats.kernel_drops,
             ),
         )
+        log.info("%s", disk_line(self.thread, stats))
 
 
 def stats_line(
@@ -242,4 +258,16 @@ def stats_line(
     return (
         f"Thread {thread} stats: MB={mb} secs={secs:g} MBps={mb / secs:g} packets={packets} "
         f"blocks={blocks} polls={polls} drops={drops} drop%={drop_pct:g}"
+    )
+
+
+def disk_line(thread: int, stats: CaptureStats) -> str:
+    """steno's second stats line: what upstream's lacks (disk latency, losses).
+
+    A line of its own, so that tools parsing upstream's line see it unchanged."""
+    avg_us = stats.write_ns_total // 1000 // stats.writes if stats.writes else 0
+    return (
+        f"Thread {thread} disk: writes={stats.writes} bytes={stats.bytes_written} "
+        f"write_us_avg={avg_us} write_us_max={stats.write_ns_max // 1000} "
+        f"lost_packets={stats.lost_packets} kernel_freezes={stats.kernel_freezes}"
     )

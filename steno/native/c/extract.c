@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PCAP_MAGIC_MICRO 0xa1b2c3d4u
@@ -144,5 +145,184 @@ int steno_extract_block(const uint8_t *block, uint32_t block_size, uint64_t bloc
     res->consumed = want;
     if (positions && next < want)
         return -ENOENT;  /* positions past the last packet of the block */
+    return 0;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/*
+ * The header fields of a block needed to trust a packet inside it: version,
+ * ownership, where packets start and how much of the block they use.  Returns
+ * blk_len, or 0 if the block header is not a TPACKET_V3 header.
+ */
+static uint32_t block_extent(const uint8_t *block, uint32_t block_size, uint32_t *first)
+{
+    uint32_t version = rd32(block);
+    uint32_t status = rd32(block + 8);
+    uint32_t first_off = rd32(block + 16);
+    uint32_t blk_len = rd32(block + 20);
+    if (version != STENO_TPACKET_V3 || !(status & TP_STATUS_USER))
+        return 0;
+    if (first_off < STENO_BLOCK_DESC_LEN || blk_len > block_size || first_off > blk_len)
+        return 0;
+    *first = first_off;
+    return blk_len;
+}
+
+/* Reads the packet whose header is at `off` of a block, checking that header
+ * and bytes lie inside the block's used part.  0 or -EBADMSG. */
+static int point_packet(const uint8_t *block, uint32_t first, uint32_t blk_len, uint32_t off,
+                        struct steno_packet_view *pkt)
+{
+    if (off < first || (off & 7) || (uint64_t)off + STENO_PKT_HDR_LEN > blk_len)
+        return -EBADMSG;
+    const uint8_t *h = block + off;
+    uint32_t mac = rd16(h + 24);
+    uint32_t caplen = rd32(h + 12);
+    if (mac < STENO_PKT_HDR_LEN || (uint64_t)off + mac + caplen > blk_len)
+        return -EBADMSG;
+    pkt->offset = off;
+    pkt->sec = rd32(h + 4);
+    pkt->nsec = rd32(h + 8);
+    pkt->caplen = caplen;
+    pkt->wirelen = rd32(h + 16);
+    pkt->status = rd32(h + 20);
+    pkt->vlan_tci = (uint16_t)rd32(h + 32);
+    pkt->vlan_tpid = rd16(h + 36);
+    pkt->frame = h + mac;
+    return 0;
+}
+
+int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                         const uint32_t *positions, size_t n_positions,
+                         uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                         uint8_t *out, size_t out_cap, struct steno_points_result *res)
+{
+    memset(res, 0, sizeof *res);
+    uint64_t cur_block = UINT64_MAX;
+    uint32_t first = 0, blk_len = 0;
+    const uint8_t *block = NULL;
+    for (size_t i = 0; i < n_positions; i++) {
+        uint64_t pos = positions[i];
+        if (i && pos <= positions[i - 1]) {
+            res->consumed = i;
+            return -ERANGE;
+        }
+        uint64_t k = pos / block_size;
+        if (k != cur_block) {
+            if ((k + 1) * (uint64_t)block_size > file_size) {
+                res->consumed = i;
+                return -EBADMSG;
+            }
+            block = file + k * block_size;
+            blk_len = block_extent(block, block_size, &first);
+            if (!blk_len) {
+                res->consumed = i;
+                return -EBADMSG;
+            }
+            cur_block = k;
+        }
+        struct steno_packet_view pkt;
+        if (point_packet(block, first, blk_len, (uint32_t)(pos - k * block_size), &pkt) < 0) {
+            res->consumed = i;
+            return -EBADMSG;
+        }
+        uint64_t t = (uint64_t)pkt.sec * 1000000000u + pkt.nsec;
+        if (t < time_lo || t >= time_hi) {
+            res->out_of_time++;
+            continue;
+        }
+        int restored = 0;
+        if (put_record(&pkt, flags, snaplen, out, out_cap, &res->out_len, &restored) < 0) {
+            res->consumed = i;
+            return 0; /* out is full: resume here */
+        }
+        res->packets++;
+        res->vlan_restored += (uint32_t)restored;
+    }
+    res->consumed = n_positions;
+    return 0;
+}
+
+int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                            const uint32_t *positions, size_t n_positions, uint64_t time_lo,
+                            uint64_t time_hi, uint32_t *kept, size_t *n_kept)
+{
+    *n_kept = 0;
+    uint64_t cur_block = UINT64_MAX;
+    uint32_t first = 0, blk_len = 0;
+    const uint8_t *block = NULL;
+    for (size_t i = 0; i < n_positions; i++) {
+        uint64_t pos = positions[i];
+        if (i && pos <= positions[i - 1])
+            return -ERANGE;
+        uint64_t k = pos / block_size;
+        if (k != cur_block) {
+            if ((k + 1) * (uint64_t)block_size > file_size)
+                return -EBADMSG;
+            block = file + k * block_size;
+            blk_len = block_extent(block, block_size, &first);
+            if (!blk_len)
+                return -EBADMSG;
+            cur_block = k;
+        }
+        struct steno_packet_view pkt;
+        if (point_packet(block, first, blk_len, (uint32_t)(pos - k * block_size), &pkt) < 0)
+            return -EBADMSG;
+        uint64_t t = (uint64_t)pkt.sec * 1000000000u + pkt.nsec;
+        if (t >= time_lo && t < time_hi)
+            kept[(*n_kept)++] = positions[i];
+    }
+    return 0;
+}
+
+int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                           uint32_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, len = 0;
+    uint32_t *v = NULL;
+    for (uint64_t off = 0; off + block_size <= file_size && off <= UINT32_MAX; off += block_size) {
+        const uint8_t *block = file + off;
+        struct steno_block_info info;
+        if (steno_block_check(block, block_size, &info) < 0)
+            break;
+        if (len + info.num_pkts > cap) {
+            size_t want = cap ? cap * 2 : 4096;
+            while (want < len + info.num_pkts)
+                want *= 2;
+            uint32_t *grown = realloc(v, want * sizeof *v);
+            if (!grown) {
+                free(v);
+                return -ENOMEM;
+            }
+            v = grown;
+            cap = want;
+        }
+        struct steno_block_iter it;
+        struct steno_packet_view pkt;
+        steno_block_iter_init(&it, block);
+        while (steno_block_iter_next(&it, &pkt))
+            v[len++] = (uint32_t)(off + pkt.offset);
+    }
+    if (len == 0) {
+        free(v);
+        return 0;
+    }
+    *out = v;
+    *n = len;
     return 0;
 }

@@ -77,4 +77,56 @@ int steno_extract_block(const uint8_t *block, uint32_t block_size, uint64_t bloc
                         uint32_t flags, uint32_t snaplen,
                         uint8_t *out, size_t out_cap, struct steno_extract_result *res);
 
+/* What steno_extract_points() did. */
+struct steno_points_result {
+    size_t consumed;        /* positions dealt with (written or skipped) */
+    uint32_t packets;       /* records written */
+    uint32_t vlan_restored; /* of which had the outer tag put back */
+    uint32_t out_of_time;   /* skipped: time outside [time_lo, time_hi) */
+    size_t out_len;         /* bytes written to out */
+};
+
+/*
+ * The query path: records of the packets at positions (file offsets of
+ * packet headers, strictly increasing, as an index gives them) of a whole
+ * packet file mapped at file[0..file_size), made of block_size blocks.  Only
+ * packets whose time t (ns since the epoch) has time_lo <= t < time_hi are
+ * written.  Each packet is read where it is -- its block's header, its own
+ * header, its bytes -- never the whole block, so a selective query reads
+ * little; every read is checked against the block and file bounds first.
+ *
+ * Stops when the next record does not fit in out (not an error: resume at
+ * positions + res->consumed with a fresh buffer).  out_cap must hold at least
+ * one record of a full block (block_size bytes always do).
+ * Returns 0; -ERANGE if positions are not increasing; -EBADMSG if a position
+ * does not point at a packet header inside a well-formed block (a corrupt or
+ * foreign file, or an index that does not belong to it): res->consumed is the
+ * index of that position and everything before it was written.
+ */
+int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                         const uint32_t *positions, size_t n_positions,
+                         uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                         uint8_t *out, size_t out_cap, struct steno_points_result *res);
+
+/*
+ * The positions (increasing, as for steno_extract_points) whose packets have
+ * time_lo <= time < time_hi, written to kept (room for n_positions) in order;
+ * *n_kept of them.  For queries whose alternatives carry different time
+ * windows.  0; -ERANGE; -EBADMSG with *n_kept positions checked before the
+ * bad one.
+ */
+int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                            const uint32_t *positions, size_t n_positions, uint64_t time_lo,
+                            uint64_t time_hi, uint32_t *kept, size_t *n_kept);
+
+/*
+ * Every packet position of a mapped packet file, in order, up to the first
+ * block that is not a well-formed TPACKET_V3 block (zero fill or the end).
+ * For stores without a steno index (upstream's), where "every packet" must be
+ * enumerated.  *out is a new array (NULL when empty) to release with
+ * steno_free(); *n its length.  0 or -ENOMEM.
+ */
+int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                           uint32_t **out, size_t *n);
+
 #endif

@@ -25,3 +25,21 @@ int steno_extract_block(const uint8_t *block, uint32_t block_size, uint64_t bloc
                         const uint64_t *positions, size_t n_positions,
                         uint32_t flags, uint32_t snaplen,
                         uint8_t *out, size_t out_cap, struct steno_extract_result *res);
+
+struct steno_points_result {
+    size_t consumed;
+    uint32_t packets;
+    uint32_t vlan_restored;
+    uint32_t out_of_time;
+    size_t out_len;
+};
+
+int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                         const uint32_t *positions, size_t n_positions,
+                         uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                         uint8_t *out, size_t out_cap, struct steno_points_result *res);
+int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                           uint32_t **out, size_t *n);
+int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                            const uint32_t *positions, size_t n_positions, uint64_t time_lo,
+                            uint64_t time_hi, uint32_t *kept, size_t *n_kept);

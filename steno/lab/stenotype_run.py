@@ -1,4 +1,6 @@
-"""Running the real ``stenotype`` in a lab namespace, and reading what it wrote."""
+"""Running the real ``stenotype`` in a lab namespace, and reading what it wrote.
+
+Used by the lab tests, the demo and the benchmarks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""HTTP for the query service: h11 (sans-IO) framing and a thin trio adapter."""

@@ -1,0 +1,318 @@
+"""Running a plan over a store: index look-ups, packet reads, merge, pcap out.
+
+For each thread, files are taken oldest first; for each file the plan's key
+expression is evaluated on its index (steno's: key ranges → flow ids → set
+algebra on flow ids in C → positions; upstream's: key ranges → positions →
+set algebra on positions), the packets at those positions are read straight
+from the mapped packet file with their exact time checked against the term's
+window, and written as pcap records (C, ``native/extract.py``).  The threads'
+record streams are merged in time order (C), cut at the query's limits with
+upstream's semantics (C), and handed out as chunks as they are found.
+
+Memory is bounded by one file's position list (at most a 4 GiB file's worth)
+plus one chunk per thread, whatever the size of the answer.  Stopping the
+iteration (a limit reached, a client gone, a cancellation) closes every file
+at once.
+
+A file that cannot be read -- a torn or foreign index, a packet file that
+does not match its index -- is left out, named in ``QueryRun.problems`` with
+the reason, and the answer goes on from the other files: never a crash, never
+garbage packets.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+import os
+from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import attrs
+
+from steno.native._steno import ffi
+from steno.native.extract import (
+    NO_TIME_LIMIT,
+    PacketFileCorrupt,
+    PacketFileMap,
+    pcap_file_header,
+)
+from steno.native.index import IndexOpenError, IndexReader
+from steno.native.pcapstream import (
+    UNLIMITED,
+    Budget,
+    Merger,
+    MergeStatus,
+    pcapng_blocks,
+    pcapng_header,
+)
+from steno.native.setops import intersect, union
+from steno.query.plan import (
+    AllOf,
+    AnyOf,
+    Everything,
+    KeyExpr,
+    Lookup,
+    Plan,
+    Term,
+)
+from steno.store.catalogue import Catalogue, IndexKind, Problem, StoredFile
+from steno.store.upstream_index import UpstreamIndex, UpstreamIndexError
+
+SNAPLEN = 262144
+"""Fits jumbo frames and whatever else the kernel captured whole (tcpdump's default)."""
+CHUNK = 1 << 20
+PCAP_HEADER_CHARGE = 16
+"""Upstream charged 16 bytes of the byte limit for the 24-byte file header."""
+
+
+class OutputFormat(enum.Enum):
+    PCAP = "pcap"
+    """Classic pcap, microsecond timestamps: what upstream wrote and every tool reads."""
+    PCAP_NS = "pcap-ns"
+    """Classic pcap with nanosecond timestamps (the capture's full precision)."""
+    PCAPNG = "pcapng"
+    """pcapng, nanosecond timestamps."""
+
+
+@attrs.frozen(kw_only=True)
+class QueryOptions:
+    output: OutputFormat = OutputFormat.PCAP
+    limit_packets: int = 0
+    """0: no limit."""
+    limit_bytes: int = 0
+    """0: no limit; counted as upstream did (16 + captured bytes per packet)."""
+    verify_index_crc: bool = True
+
+
+@attrs.define
+class QueryRun:
+    """What a query did, for logs and for the person who asked."""
+
+    files_read: int = 0
+    files_skipped: int = 0
+    packets: int = 0
+    bytes_out: int = 0
+    problems: list[Problem] = attrs.Factory(list)
+    limited: bool = False
+
+
+_EVERY = object()
+"""Marks "all flows / all positions" while evaluating, before it is materialized."""
+
+
+class _FileQuery:
+    """One file, opened for one query: its index, its mapped packets."""
+
+    def __init__(self, stack: ExitStack, f: StoredFile, options: QueryOptions) -> None:
+        self.file = f
+        self.packets = stack.enter_context(PacketFileMap(f.packet_path, f.block_size))
+        self.steno: IndexReader | None = None
+        self.upstream: UpstreamIndex | None = None
+        if f.kind is IndexKind.STENO:
+            with open(f.index_path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                data: Any = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+            if isinstance(data, mmap.mmap):
+                stack.callback(data.close)
+            self.steno = stack.enter_context(IndexReader(data, verify_crc=options.verify_index_crc))
+        else:
+            self.upstream = stack.enter_context(
+                UpstreamIndex.open(f.index_path, verify_checksums=options.verify_index_crc)
+            )
+
+    def positions(self, expr: KeyExpr) -> array[int]:
+        if self.steno is not None:
+            flows = self._flows(expr)
+            if flows is _EVERY:
+                flows = array("I", range(self.steno.info.flows))
+            assert isinstance(flows, array)
+            return self.steno.positions(flows) if flows else array("I")
+        found = self._upstream_positions(expr)
+        if found is _EVERY:
+            return self.packets.all_positions()
+        assert isinstance(found, array)
+        return found
+
+    def _flows(self, expr: KeyExpr) -> array[int] | object:
+        assert self.steno is not None
+        match expr:
+            case Lookup(key_type, lo, hi):
+                if self.steno.key_width(key_type) != len(lo):
+                    return array("I")
+                return self.steno.flows_for_range(key_type, lo, hi)
+            case AllOf(parts):
+                return _intersect_all([self._flows(p) for p in parts])
+            case AnyOf(parts):
+                return _union_all([self._flows(p) for p in parts])
+        return _EVERY if expr is Everything else array("I")
+
+    def _upstream_positions(self, expr: KeyExpr) -> array[int] | object:
+        assert self.upstream is not None
+        match expr:
+            case Lookup(key_type, lo, hi):
+                lists = self.upstream.lists_in_range(key_type, lo, hi)
+                return _union_all(list(lists))
+            case AllOf(parts):
+                return _intersect_all([self._upstream_positions(p) for p in parts])
+            case AnyOf(parts):
+                return _union_all([self._upstream_positions(p) for p in parts])
+        return _EVERY if expr is Everything else array("I")
+
+
+def _intersect_all(sets: list[array[int] | object]) -> array[int] | object:
+    real = [s for s in sets if s is not _EVERY]
+    if not real:
+        return _EVERY
+    real.sort(key=len)  # type: ignore[arg-type]
+    acc = real[0]
+    assert isinstance(acc, array)
+    for s in real[1:]:
+        if not acc:
+            break
+        assert isinstance(s, array)
+        acc = intersect(acc, s)
+    return acc
+
+
+def _union_all(sets: list[array[int] | object]) -> array[int] | object:
+    if any(s is _EVERY for s in sets):
+        return _EVERY
+    arrays = [s for s in sets if isinstance(s, array) and s]
+    while len(arrays) > 1:  # pairwise, balanced: n log k
+        arrays = [
+            union(arrays[i], arrays[i + 1]) if i + 1 < len(arrays) else arrays[i]
+            for i in range(0, len(arrays), 2)
+        ]
+    return arrays[0] if arrays else array("I")
+
+
+def _clamp(term: Term, f: StoredFile) -> tuple[int, int]:
+    """The term's window, or none at all if the whole file lies inside it."""
+    if term.lo_ns <= f.first_ns and f.last_ns < term.hi_ns:
+        return NO_TIME_LIMIT
+    return (term.lo_ns, term.hi_ns)
+
+
+def _file_records(
+    f: StoredFile, plan: Plan, options: QueryOptions, run: QueryRun, out: Any
+) -> Iterator[bytes]:
+    terms = [t for t in plan.terms if t.lo_ns <= f.last_ns and f.first_ns < t.hi_ns]
+    if not terms:
+        return
+    with ExitStack() as stack:
+        try:
+            fq = _FileQuery(stack, f, options)
+            if len(terms) == 1:
+                positions = fq.positions(terms[0].keys)
+                window = _clamp(terms[0], f)
+            else:
+                kept = []
+                for term in terms:
+                    lo, hi = _clamp(term, f)
+                    found = fq.positions(term.keys)
+                    kept.append(
+                        found
+                        if (lo, hi) == NO_TIME_LIMIT
+                        else fq.packets.positions_in_time(found, lo, hi)
+                    )
+                merged = _union_all(list(kept))
+                assert isinstance(merged, array)
+                positions, window = merged, NO_TIME_LIMIT
+            run.files_read += 1
+            start = 0
+            while start < len(positions):
+                got = fq.packets.records(
+                    positions,
+                    start,
+                    out,
+                    CHUNK,
+                    time_lo=window[0],
+                    time_hi=window[1],
+                    nano=options.output is not OutputFormat.PCAP,
+                    snaplen=SNAPLEN,
+                )
+                start += got.consumed
+                if got.data:
+                    yield got.data
+        except (IndexOpenError, UpstreamIndexError, PacketFileCorrupt, OSError, ValueError) as exc:
+            run.files_skipped += 1
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            run.problems.append(Problem(f.index_path, reason))
+
+
+def _thread_records(
+    files: Sequence[StoredFile], plan: Plan, options: QueryOptions, run: QueryRun
+) -> Iterator[bytes]:
+    out = ffi.new("uint8_t[]", CHUNK)
+    for f in files:
+        if plan.overlaps(f.first_ns, f.last_ns):
+            yield from _file_records(f, plan, options, run, out)
+
+
+def _merged(streams: list[Iterator[bytes]]) -> Iterator[bytes]:
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    merger = Merger(len(streams), CHUNK)
+    for i, stream in enumerate(streams):
+        chunk = next(stream, None)
+        merger.feed(i, chunk or b"", done=chunk is None)
+    while True:
+        data, status, which = merger.merge()
+        if data:
+            yield data
+        if status is MergeStatus.END:
+            return
+        if status is MergeStatus.NEED_INPUT:
+            chunk = next(streams[which], None)
+            merger.feed(which, chunk or b"", done=chunk is None)
+
+
+def run_query(
+    plan: Plan,
+    catalogue: Catalogue,
+    options: QueryOptions = QueryOptions(),
+    run: QueryRun | None = None,
+) -> Iterator[bytes]:
+    """The answer as pcap bytes, in chunks: the file header first, then records
+    in time order.  Fill in ``run`` to learn what was read and what was left out."""
+    run = run if run is not None else QueryRun()
+    run.problems.extend(catalogue.problems)
+    pcapng = options.output is OutputFormat.PCAPNG
+    header = (
+        pcapng_header(snaplen=SNAPLEN)
+        if pcapng
+        else pcap_file_header(nano=options.output is OutputFormat.PCAP_NS, snaplen=SNAPLEN)
+    )
+    run.bytes_out += len(header)
+    yield header
+    budget = Budget(
+        packets=options.limit_packets or UNLIMITED,
+        nbytes=(options.limit_bytes - PCAP_HEADER_CHARGE) if options.limit_bytes else UNLIMITED,
+    )
+    if budget.nbytes <= 0:
+        run.limited = True
+        return
+    streams = [_thread_records(files, plan, options, run) for files in catalogue.threads if files]
+    if not streams:
+        return
+    packets_at_start = budget.packets
+    try:
+        for chunk in _merged(streams):
+            keep, stop = budget.cut(chunk)
+            run.packets = packets_at_start - budget.packets
+            if keep:
+                piece = chunk[:keep] if keep < len(chunk) else chunk
+                if pcapng:
+                    piece = pcapng_blocks(piece)
+                run.bytes_out += len(piece)
+                yield piece
+            if stop:
+                run.limited = True
+                return
+    finally:
+        for stream in streams:
+            stream.close()  # type: ignore[attr-defined]
