@@ -2,7 +2,7 @@
 
 Stenotype stores (both ours and upstream's): every file of ``<dir>/PKT0`` is
 read block by block, sealed and hidden alike, and each block is checked
-(``steno.native.block.check_block``: version, lengths, the packet chain)
+(``steno.native.extract.block_info``: version, lengths, the packet chain)
 before its ``num_pkts`` counts.  Counting stops at the first block that is not
 well formed: zero fill of a preallocated tail, or a torn last write.  Hidden
 files matter: upstream does not finish its last file when it stops (see
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from steno.native.block import check_block
+from steno.native.extract import BlockError, block_info
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": "<",
@@ -65,10 +65,10 @@ def count_block_file(path: Path, block_size: int) -> tuple[int, bool]:
             block = f.read(block_size)
             if not block:
                 return packets, False
-            info = check_block(block, block_size)
-            if info is None:
+            try:
+                packets += block_info(block).num_pkts
+            except BlockError:
                 return packets, any(block[:48])  # zero fill is the normal end
-            packets += info.num_pkts
 
 
 def blockfile_store(base: Path, *, block_size: int, thread: int = 0) -> Stored:
