@@ -17,6 +17,7 @@ with ENOBUFS is retried, so ``sent`` frames really went out on ``gen0``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def prepare(profile: str, *, seed: int, frames: int, directory: Path) -> Traffic
     path = directory / f"{profile}.pcap"
     with open(path, "wb") as out:
         write_pcap_frames(out, generated.data, generated.offsets)
+        # On disk now, not 30 s later when writeback would hit some capturer's point.
+        out.flush()
+        os.fsync(out.fileno())
     return Traffic(
         profile=profile,
         seed=seed,

@@ -14,7 +14,8 @@ The steps, each bounded in time:
 4. Stop it (each capturer's own way, see ``capturers.py``), then read the
    cgroup's CPU time again: the difference covers capture, writing, the
    final index and exit, but not start-up (ring set-up, interpreter start).
-5. Count what is on disk; loss = sent - stored.  Delete the store.
+5. ``sync``, so that no dirty data of this point is written back during the
+   next one; count what is on disk; loss = sent - stored.  Delete the store.
 
 Resource handling: the capturer is stopped by PID and the cgroup removed in
 ``finally``, also when a step fails; a failure becomes the point's ``error``
@@ -184,6 +185,9 @@ def run_trial(
                     rss.close()
                 if proc is not None:
                     lab.stop(proc)
+        # Write back what sits in the page cache (tcpdump writes through it) now,
+        # outside any measurement, rather than during the next point.
+        os.sync()
         files = capturer.count(store)
     except (TrialError, LabError, OSError) as exc:
         return Failed(
