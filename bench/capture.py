@@ -96,7 +96,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--blocks", type=int, default=16, help="ring blocks of 1 MiB (default 16)")
     p.add_argument("--aiops", type=int, default=8, help="stenotype --aiops (default 8)")
+    p.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="no measuring: render the figures and Markdown again from a run's JSON",
+    )
     args = p.parse_args(argv)
+    args.out_given = args.out
     args.rates = args.rates or (QUICK_UNCONFINED_RATES if args.quick else UNCONFINED_RATES)
     args.budget_rates = args.budget_rates or (QUICK_BUDGET_RATES if args.quick else BUDGET_RATES)
     args.seconds = args.seconds or (2.0 if args.quick else 6.0)
@@ -161,8 +169,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     points: list[Point] = []
     failed: list[Failed] = []
-    traffic_info: list[dict[str, object]] = []
-    mean_frames: dict[str, float] = {}
+    traffic_info: list[dict[str, Any]] = []
     versions: dict[str, str] = {}
     argvs: dict[str, list[str]] = {}
 
@@ -174,7 +181,6 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             traffic = prepare(profile, seed=args.seed, frames=args.frames, directory=lab.tmpdir)
             traffic_info.append(traffic.describe())
-            mean_frames[profile] = traffic.mean_frame
             _say(
                 f"{profile}: {traffic.frames} frames, mean {traffic.mean_frame:.0f} B, "
                 f"generated in {time.monotonic() - t0:.1f} s"
@@ -186,28 +192,9 @@ def run(args: argparse.Namespace) -> int:
                 _sweep(lab, capturers, traffic, rates, mode_budget, args.seconds, points, failed)
             traffic.pcap.unlink()
 
-    elapsed = time.monotonic() - t_start
-    capturer_names = [c.name for c in capturers]
-    all_figures: list[report.Figures] = []
-    for profile in mean_frames:
-        unconfined = [p for p in points if p.profile == profile and p.budget is None]
-        cpu_rates = report.common_clean_rates(unconfined, capturer_names) or None
-        for mode_budget in [None] + ([budget] if budget is not None else []):
-            for name in capturer_names:
-                all_figures.append(
-                    report.figures(
-                        points,
-                        capturer=name,
-                        profile=profile,
-                        budget=mode_budget,
-                        mean_frame=mean_frames[profile],
-                        cpu_rates=cpu_rates,
-                    )
-                )
-    target_list = report.targets(all_figures, budget)
     meta = {
         "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "elapsed_s": round(elapsed),
+        "elapsed_s": round(time.monotonic() - t_start),
         "mode": "quick" if args.quick else "full",
         "command": " ".join(["python -m bench.capture", *sys.argv[1:]]),
         "machine": machine(),
@@ -219,9 +206,42 @@ def run(args: argparse.Namespace) -> int:
         "seconds": args.seconds,
         "budget": budget,
         "steno_index": steno_index_kind(),
-        "rates": [r for r in args.rates],
-        "budget_rates": [r for r in args.budget_rates],
+        "capturers": [c.name for c in capturers],
+        "rates": list(args.rates),
+        "budget_rates": list(args.budget_rates),
     }
+    write_results(args.out, meta, traffic_info, points, failed)
+    return 0
+
+
+def write_results(
+    out: Path,
+    meta: dict[str, Any],
+    traffic_info: list[dict[str, Any]],
+    points: list[Point],
+    failed: list[Failed],
+) -> None:
+    """Figures, ratios and targets from the raw points; writes out.json and out.md."""
+    capturer_names: list[str] = meta["capturers"]
+    budget: float | None = meta["budget"]
+    all_figures: list[report.Figures] = []
+    for info in traffic_info:
+        profile = info["profile"]
+        unconfined = [p for p in points if p.profile == profile and p.budget is None]
+        cpu_rates = report.common_clean_rates(unconfined, capturer_names) or None
+        for mode_budget in [None] + ([budget] if budget is not None else []):
+            for name in capturer_names:
+                all_figures.append(
+                    report.figures(
+                        points,
+                        capturer=name,
+                        profile=profile,
+                        budget=mode_budget,
+                        mean_frame=info["mean_frame_bytes"],
+                        cpu_rates=cpu_rates,
+                    )
+                )
+    target_list = report.targets(all_figures, budget)
     md = report.markdown(
         meta=meta,
         points=points,
@@ -232,9 +252,9 @@ def run(args: argparse.Namespace) -> int:
         budget=budget,
         profile_titles=PROFILE_NAMES,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    out_json = args.out.with_suffix(".json")
-    out_md = args.out.with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out_json = out.with_suffix(".json")
+    out_md = out.with_suffix(".md")
     out_json.write_text(
         json.dumps(
             {
@@ -251,7 +271,17 @@ def run(args: argparse.Namespace) -> int:
     )
     out_md.write_text(md)
     print(md)
-    _say(f"wrote {out_json} and {out_md} ({elapsed / 60:.1f} min)")
+    _say(f"wrote {out_json} and {out_md} ({meta['elapsed_s'] / 60:.1f} min of measuring)")
+
+
+def render(path: Path, out: Path | None) -> int:
+    """Renders the figures and the Markdown again from a run's JSON (no measuring)."""
+    d = json.loads(path.read_text())
+    meta = d["meta"]
+    meta.setdefault("capturers", list(meta["versions"]))
+    points = [Point.from_dict(p) for p in d["points"]]
+    failed = [Failed(**f) for f in d["failed"]]
+    write_results(out or path.with_suffix(""), meta, d["traffic"], points, failed)
     return 0
 
 
@@ -306,6 +336,8 @@ def _say(text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.render is not None:
+            return render(args.render, args.out_given)
         return run(args)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -77,7 +77,10 @@ class Figures:
 
 def zero_loss_rate(points: Sequence[Point]) -> ZeroLoss:
     def rate(p: Point) -> float:
-        return float(p.offered_pps) if p.offered_pps is not None else p.achieved_pps
+        # Where the sender fell short of the offered rate, what it achieved.
+        if p.offered_pps is None or p.achieved_pps < 0.97 * p.offered_pps:
+            return p.achieved_pps
+        return float(p.offered_pps)
 
     ordered = sorted(points, key=rate)
     clean = [p for p in ordered if p.loss == 0]

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -46,7 +47,7 @@ class Traffic:
         """Mean frame length in bytes (without the 4-byte FCS)."""
         return self.frame_bytes / self.frames
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         return {
             "profile": self.profile,
             "seed": self.seed,

@@ -81,6 +81,16 @@ class Point:
     def cpu_s_per_mpkt(self) -> float | None:
         return self.cpu_ns / 1e9 / (self.stored / 1e6) if self.stored else None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Point:
+        """A point back from ``as_dict`` (to render a report again from the JSON)."""
+        fields = {a.name for a in attrs.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        kw["files"] = Stored(**d["files"])
+        kw["stop"] = StopOutcome(**d["stop"])
+        kw["throttling"] = Throttling(**d["throttling"]) if d["throttling"] else None
+        return cls(**kw)
+
     def as_dict(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         d["loss"] = self.loss

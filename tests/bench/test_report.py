@@ -73,3 +73,11 @@ def test_verdicts() -> None:
     assert _zero_loss_met(zl(220_000, bound=True), zl(200_000)) is None
     assert _zero_loss_met(zl(None), zl(200_000)) is False
     assert _zero_loss_met(zl(100_000), zl(None)) is True
+
+
+def test_a_sender_that_fell_short_counts_with_what_it_achieved() -> None:
+    # No loss anywhere: the ceiling is open, at the highest rate really offered.
+    zl = zero_loss_rate([point(300_000, 0), point(400_000, 0, achieved=292_000.0)])
+    assert zl.pps == 300_000 and zl.sender_bound
+    zl = zero_loss_rate([point(300_000, 9), point(400_000, 0, achieved=330_000.0)])
+    assert zl.pps == 330_000 and zl.sender_bound
