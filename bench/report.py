@@ -10,9 +10,8 @@ Definitions (also in ``bench/README.md``):
   marked ">=": the benchmark could not find its ceiling.
 * **CPU s / Mpkt**: CPU time of the capturer's cgroup from the start of
   sending to its exit, per million packets stored, summed over the
-  unconfined paced points at which every capturer lost nothing (the same
-  packets for all three), or over all unconfined paced points if there is
-  no such rate.
+  unconfined paced rates that every capturer ran (the same offered packets
+  for all three).
 * **CPU slope**: the marginal cost, the least-squares slope of CPU time
   against packets stored over the same points; fixed costs (the idle second
   before sending, exit) drop out.
@@ -95,11 +94,12 @@ def zero_loss_rate(points: Sequence[Point]) -> ZeroLoss:
     )
 
 
-def common_clean_rates(points: Iterable[Point], capturers: Sequence[str]) -> set[int]:
-    """Paced rates at which every capturer ran and lost nothing."""
+def common_rates(points: Iterable[Point], capturers: Sequence[str]) -> set[int]:
+    """Paced rates that every capturer ran (whatever it lost): the same offered
+    packets for all, the basis of CPU and index figures."""
     by_rate: dict[int, set[str]] = {}
     for p in points:
-        if p.offered_pps is not None and p.loss == 0:
+        if p.offered_pps is not None:
             by_rate.setdefault(p.offered_pps, set()).add(p.capturer)
     return {r for r, who in by_rate.items() if who >= set(capturers)}
 
