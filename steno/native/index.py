@@ -179,13 +179,20 @@ class IndexBuilder:
         with self._guard():
             _check(lib.steno_index_builder_set_hash_mask(self._live(), mask), "set_hash_mask")
 
-    def add_block(self, block: bytes | bytearray | memoryview, file_offset: int) -> None:
-        """Indexes the block that sits at ``file_offset`` in the packet file."""
+    def add_block(
+        self, block: bytes | bytearray | memoryview, file_offset: int, *, from_kernel: bool = False
+    ) -> None:
+        """Indexes the block that sits at ``file_offset`` in the packet file.
+
+        ``from_kernel``: the block is as the kernel filled it (the capture
+        path), so its packet chain is not checked first -- only for blocks
+        that did not come from a file."""
         if len(block) != self.block_size:
             raise ValueError(f"block of {len(block)} bytes, expected {self.block_size}")
         buf = ffi.from_buffer("uint8_t[]", block)
+        add = lib.steno_index_add_kernel_block if from_kernel else lib.steno_index_add_block
         with self._guard():
-            rc = lib.steno_index_add_block(self._live(), buf, file_offset)
+            rc = add(self._live(), buf, file_offset)
         _check(rc, f"indexing the block at offset {file_offset}")
 
     def truncate(self, file_offset: int) -> None:

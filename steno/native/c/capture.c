@@ -199,7 +199,7 @@ static int take_block(steno_capture *c)
     }
     uint32_t file_block = c->blocks_in_file;
     uint64_t offset = (uint64_t)file_block * bs;
-    if (c->index && steno_index_add_block(c->index, block, offset) < 0)
+    if (c->index && steno_index_add_kernel_block(c->index, block, offset) < 0)
         c->stats.unindexed_blocks++;
 
     int err = steno_writer_submit(&c->writer, c->fd, block, bs, offset,

@@ -11,6 +11,8 @@
  */
 #include "index_build.h"
 
+#include <linux/if_packet.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,14 +110,27 @@ static void recompute_times(steno_index_builder *b)
     }
 }
 
-int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t file_offset)
+/* The fields of a kernel block's header the indexing pass needs. */
+static int kernel_block_header(const uint8_t *block, uint32_t bs, uint32_t *num_pkts)
+{
+    const struct tpacket_block_desc *d = (const void *)block;
+    uint32_t first = d->hdr.bh1.offset_to_first_pkt, len = d->hdr.bh1.blk_len;
+    if (d->version != STENO_TPACKET_V3 || first < STENO_BLOCK_DESC_LEN || len > bs || first > len)
+        return -EINVAL;
+    *num_pkts = d->hdr.bh1.num_pkts;
+    return 0;
+}
+
+static int add_block(steno_index_builder *b, const uint8_t *block, uint64_t file_offset,
+                     int trusted)
 {
     uint32_t bs = b->block_size;
     if (file_offset % bs || file_offset < b->next_offset ||
         file_offset + bs > (UINT64_C(1) << 32))
         return -ERANGE;
-    struct steno_block_info info;
-    int rc = steno_block_check(block, bs, &info);
+    struct steno_block_info info = {0};
+    int rc = trusted ? kernel_block_header(block, bs, &info.num_pkts)
+                     : steno_block_check(block, bs, &info);
     if (rc)
         return rc;
     rc = reserve_block(b);
@@ -123,12 +138,16 @@ int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t
         return rc;
 
     uint64_t packets_before = b->packets;
+    uint64_t lo = UINT64_MAX, hi = 0;
     struct steno_block_iter it;
     struct steno_packet_view pv;
     struct steno_frame_keys k;
     uint8_t key[STENO_FLOWKEY_BUF];
     steno_block_iter_init(&it, block);
     while (steno_block_iter_next(&it, &pv)) {
+        uint64_t ns = (uint64_t)pv.sec * 1000000000u + pv.nsec;
+        lo = ns < lo ? ns : lo;
+        hi = ns > hi ? ns : hi;
         steno_frame_keys(pv.frame, pv.caplen, pv.status, pv.vlan_tci, &k);
         uint32_t len = steno_flowkey_encode(&k, key);
         uint32_t hash = steno_flowkey_hash(key, len) & b->hash_mask;
@@ -147,6 +166,10 @@ int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t
             .flow = flow,
         };
     }
+    if (trusted) {
+        info.first_ns = info.num_pkts ? lo : 0;
+        info.last_ns = info.num_pkts ? hi : 0;
+    }
 
     b->blocks[b->nblocks++] = (struct steno_index_block_entry){
         .index = (uint32_t)(file_offset / bs),
@@ -162,6 +185,17 @@ int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t
     }
     b->next_offset = file_offset + bs;
     return 0;
+}
+
+int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t file_offset)
+{
+    return add_block(b, block, file_offset, 0);
+}
+
+int steno_index_add_kernel_block(steno_index_builder *b, const uint8_t *block,
+                                 uint64_t file_offset)
+{
+    return add_block(b, block, file_offset, 1);
 }
 
 int steno_index_truncate(steno_index_builder *b, uint64_t file_offset)

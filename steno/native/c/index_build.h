@@ -52,6 +52,14 @@ int steno_index_builder_set_hash_mask(steno_index_builder *b, uint32_t mask);
 int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t file_offset);
 
 /*
+ * The capture loop's variant: the block comes straight from the kernel's
+ * ring, so its packet chain is not walked twice to be checked (only its
+ * header is); the packets' contents are still treated as hostile.
+ */
+int steno_index_add_kernel_block(steno_index_builder *b, const uint8_t *block,
+                                 uint64_t file_offset);
+
+/*
  * Forgets every block at or after file_offset (their writes failed); the next
  * block may then come at the offset after the last block kept.
  */

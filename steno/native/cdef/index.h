@@ -14,6 +14,8 @@ int steno_index_builder_new(uint32_t block_size, steno_index_builder **out);
 void steno_index_builder_free(steno_index_builder *b);
 int steno_index_builder_set_hash_mask(steno_index_builder *b, uint32_t mask);
 int steno_index_add_block(steno_index_builder *b, const uint8_t *block, uint64_t file_offset);
+int steno_index_add_kernel_block(steno_index_builder *b, const uint8_t *block,
+                                 uint64_t file_offset);
 int steno_index_truncate(steno_index_builder *b, uint64_t file_offset);
 void steno_index_builder_stats(const steno_index_builder *b, struct steno_index_builder_stats *out);
 int steno_index_serialize(steno_index_builder *b, uint64_t packet_file_size,
