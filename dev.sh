@@ -21,12 +21,14 @@ fi
 # plumbing (iproute2, ethtool), the oracles the tests compare against
 # (tcpdump, tshark, Debian's stenographer 1.0.1, and the LevelDB library that
 # upstream's index files are written with, through a small C++ program: g++,
-# libleveldb-dev) and clang with its sanitizer and libFuzzer runtime (Debian
-# ships that apart, in libclang-rt-14-dev).
+# libleveldb-dev), upstream's clients and what its stenokeys needs to make
+# certificates (stenographer-client: stenoread, stenocurl; jq, openssl, curl),
+# and clang with its sanitizer and libFuzzer runtime (Debian ships that apart,
+# in libclang-rt-14-dev).
 APT_PACKAGES=(
     python3-venv python3-dev gcc g++ pkg-config libffi-dev libsystemd-dev
-    iproute2 ethtool procps tcpdump tshark stenographer clang libclang-rt-14-dev
-    libleveldb-dev
+    iproute2 ethtool procps tcpdump tshark stenographer stenographer-client
+    jq openssl curl clang libclang-rt-14-dev libleveldb-dev
 )
 
 missing=()
