@@ -159,6 +159,36 @@ class PointRecords:
 
 
 NO_TIME_LIMIT = (0, 2**64 - 1)
+SPARSE_PER_BLOCK = 16
+"""Fewer selected packets than this per block, on average: a sparse read (see
+``PacketFileMap.prefetch``)."""
+_PAGE = mmap.PAGESIZE
+
+
+def prefetch_ranges(
+    positions: array[int], block_size: int, size: int, page: int = _PAGE
+) -> list[tuple[int, int]]:
+    """(offset, length) byte ranges, page aligned, increasing, disjoint and within
+    the file, covering for each position (increasing) its page, the next page
+    and the first page of its block; consecutive pages make one range."""
+    ranges: list[tuple[int, int]] = []
+    run_first = run_last = -2  # a run of consecutive pages
+    for pos in positions:
+        packet_page = pos // page
+        for first, last in (
+            ((pos - pos % block_size) // page,) * 2,
+            (packet_page, packet_page + 1),
+        ):
+            if first <= run_last + 1:
+                run_last = max(run_last, last)
+                continue
+            if run_first >= 0:
+                ranges.append((run_first * page, (run_last - run_first + 1) * page))
+            run_first, run_last = first, last
+    if run_first >= 0:
+        ranges.append((run_first * page, (run_last - run_first + 1) * page))
+    # The last page of a run may lie past the end of the file.
+    return [(off, min(length, size - off)) for off, length in ranges if off < size]
 
 
 class PacketFileMap:
@@ -183,6 +213,7 @@ class PacketFileMap:
         finally:
             os.close(fd)
         self._buf = ffi.from_buffer("uint8_t[]", self._map) if self._map is not None else ffi.NULL
+        self._random = False
 
     def close(self) -> None:
         if self._map is not None:
@@ -196,6 +227,35 @@ class PacketFileMap:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def is_sparse(self, positions: array[int]) -> bool:
+        """Whether reading these positions touches few packets per block: a
+        selective query, for which :meth:`prefetch` pays."""
+        blocks = max(1, self.size // self.block_size)
+        return 0 < len(positions) < SPARSE_PER_BLOCK * blocks
+
+    def prefetch(self, positions: array[int], start: int, end: int) -> None:
+        """Asks the kernel to read, all at once and in the background, the pages
+        that the packets at positions[start:end] lie on: each packet's page and
+        the next (a packet may cross into it), and its block's first page (the
+        block descriptor, which ``records`` checks).
+
+        For sparse reads of a file that is not in the page cache.  Without
+        this, each page fault on the map reads around the faulting page as far
+        as the device's readahead reaches (8 MiB on a virtio disk), one fault
+        at a time, so a query for one host reads most of every file.  After the
+        first call the map is ``MADV_RANDOM`` (a fault reads its own page only)
+        and the pages wanted are requested together (``MADV_WILLNEED``), so the
+        disk sees one deep queue of small reads.  Pages already cached cost a
+        look-up each.  Dense reads (most blocks, many packets each) are better
+        served by plain readahead: see :meth:`is_sparse`."""
+        if self._map is None or start >= end:
+            return
+        if not self._random:
+            self._map.madvise(mmap.MADV_RANDOM)
+            self._random = True
+        for off, length in prefetch_ranges(positions[start:end], self.block_size, self.size):
+            self._map.madvise(mmap.MADV_WILLNEED, off, length)
 
     def _corrupt(self, what: str) -> PacketFileCorrupt:
         return PacketFileCorrupt(f"{self.path}: {what}")
