@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from steno.native._steno import ffi
 
-from steno.native.extract import SPARSE_PER_BLOCK, PacketFileMap, prefetch_ranges
+from steno.native.extract import (
+    PREFETCH_GAP_PAGES,
+    SPARSE_PER_BLOCK,
+    PacketFileMap,
+    prefetch_ranges,
+)
 from tests.native.blocks import build_block
 
 BLOCK = 1 << 16
@@ -60,8 +65,8 @@ def test_ranges_cover_every_page_a_packet_needs_and_stay_in_the_file(
     assert offsets == sorted(offsets)
     for (off, length), nxt in zip(ranges, [*offsets[1:], None], strict=False):
         assert off % PAGE == 0 and length > 0 and off + length <= size
-        if nxt is not None:
-            assert off + length < nxt  # disjoint, and not adjacent (else one range)
+        if nxt is not None:  # disjoint, and further apart than the gap (else one range)
+            assert off + length + PREFETCH_GAP_PAGES * PAGE < nxt
     assert pages <= {
         p for pos in positions for p in range(pos // PAGE - BLOCK // PAGE, pos // PAGE + 2)
     }
@@ -72,6 +77,7 @@ def test_consecutive_pages_are_one_request() -> None:
     assert prefetch_ranges(positions, BLOCK, 10 * BLOCK) == [(0, 4 * PAGE)]
     far = array("I", [BLOCK + 5 * PAGE + 100])  # its block's first page, its page and the next
     assert prefetch_ranges(far, BLOCK, 10 * BLOCK) == [(BLOCK, PAGE), (BLOCK + 5 * PAGE, 2 * PAGE)]
+    assert prefetch_ranges(far, BLOCK, 10 * BLOCK, gap=4) == [(BLOCK, 7 * PAGE)]
     assert prefetch_ranges(array("I"), BLOCK, 10 * BLOCK) == []
 
 
