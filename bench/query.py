@@ -53,6 +53,7 @@ import attrs
 from bench.query_measure import (
     DiskRead,
     Stream,
+    block_device,
     cached_bytes,
     count_packets,
     evict,
@@ -198,10 +199,11 @@ def pick(traffic: Traffic) -> Picks:
             flows[(v4, ports)] += count
     # One host: the IPv4 address whose share is nearest 0.2 % of the packets.
     host, host_packets = min(hosts.items(), key=lambda hv: (abs(hv[1] - n * 0.002), hv[0]))
+    # Its commonest TCP or UDP port (upstream indexes no SCTP, DCCP or UDP-Lite ports).
     port_counts: collections.Counter[int] = collections.Counter()
     for tid, count in per_truth.items():
         t = traffic.truths[tid]
-        if (KeyType.IPV4, host) in t.keys:
+        if (KeyType.IPV4, host) in t.keys and t.keys & {(KeyType.PROTO, 6), (KeyType.PROTO, 17)}:
             for k, v in t.keys:
                 if k is KeyType.PORT:
                     port_counts[v] += count
@@ -349,6 +351,8 @@ class Sides:
     upstream: UpstreamServer
     steno_base: Path
     timeout: float
+    device: str | None = None
+    """The stores' block device, for the bytes each run made it read."""
 
     def steno_argv(self, query: str) -> list[str]:
         return [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(self.steno_base), query]
@@ -381,10 +385,15 @@ def run_one(sides: Sides, system: str, query: str) -> dict[str, Any]:
     server_pid = sides.upstream.proc.pid if sides.upstream.proc is not None else 0
     cpu0 = process_cpu(server_pid)
     if system == "steno":
-        stream = run_stream(sides.start_steno(query), timeout=sides.timeout, stop=_stop_local)
+        stream = run_stream(
+            sides.start_steno(query), timeout=sides.timeout, stop=_stop_local, device=sides.device
+        )
     else:
         stream = run_stream(
-            sides.start_upstream(query), timeout=sides.timeout + 10, stop=sides.lab.stop
+            sides.start_upstream(query),
+            timeout=sides.timeout + 10,
+            stop=sides.lab.stop,
+            device=sides.device,
         )
     server_cpu = process_cpu(server_pid) - cpu0
     d = _stream_dict(stream)
@@ -402,6 +411,7 @@ def _stream_dict(s: Stream) -> dict[str, Any]:
     d = attrs.asdict(s)
     d["mb_per_s"] = s.mb_per_s
     d["us_per_packet"] = s.us_per_packet
+    d["disk_mb_per_s"] = s.disk_mb_per_s
     return d
 
 
@@ -553,7 +563,7 @@ def run(p: Params) -> dict[str, Any]:
             result["window_ns"] = [start, start + width]
             print("disk read bandwidth:", flush=True)
             disk = measure_disk(upstream)
-            sides = Sides(lab, upstream, steno.base, p.timeout)
+            sides = Sides(lab, upstream, steno.base, p.timeout, block_device(steno.base))
             print("fixed costs:", flush=True)
             result["fixed_costs"] = fixed_costs(sides)
             print("queries (cold: store evicted first; warm: run again):", flush=True)
@@ -566,6 +576,7 @@ def run(p: Params) -> dict[str, Any]:
             print("where steno's time goes (warm, in-process, pcap to /dev/null):", flush=True)
             result["steno_profile"] = []
             for q in qs:
+                profile_query(steno.base, q.text)  # warm it first: later queries evicted it
                 prof = profile_query(steno.base, q.text)
                 result["steno_profile"].append(prof | {"name": q.name})
                 print(

@@ -86,6 +86,12 @@ class Stream:
     timed_out: bool
     child_cpu: float
     """CPU seconds (user + system) of the child and what it waited for."""
+    disk_read: int | None = None
+    """Bytes the store's disk read meanwhile (system-wide /proc/diskstats)."""
+
+    @property
+    def disk_mb_per_s(self) -> float | None:
+        return self.disk_read / self.seconds / 1e6 if self.disk_read and self.seconds else None
 
     @property
     def mb_per_s(self) -> float:
@@ -106,6 +112,7 @@ def run_stream(
     *,
     timeout: float,
     stop: Callable[[subprocess.Popen[Any]], object],
+    device: str | None = None,
 ) -> Stream:
     """Starts a child with ``start(stdout_fd)`` (stderr a pipe) and reads its
     stream to the end, or until ``timeout`` (then ``stop``\\s it).
@@ -114,6 +121,7 @@ def run_stream(
     with the default, on two vCPUs, the pipe itself caps a stream at a few
     hundred MB/s, whoever writes it."""
     cpu0 = _children_cpu()
+    disk0 = sectors_read(device)
     out_fd, write_fd = os.pipe()
     try:
         with contextlib.suppress(OSError):
@@ -123,9 +131,13 @@ def run_stream(
     finally:
         os.close(write_fd)
     try:
-        return _read_stream(proc, out_fd, t0, cpu0, timeout=timeout, stop=stop)
+        stream = _read_stream(proc, out_fd, t0, cpu0, timeout=timeout, stop=stop)
     finally:
         os.close(out_fd)
+    disk1 = sectors_read(device)
+    if disk0 is not None and disk1 is not None:
+        stream = attrs.evolve(stream, disk_read=disk1 - disk0)
+    return stream
 
 
 def _read_stream(
@@ -213,6 +225,35 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# -- the disk --
+
+
+def block_device(path: Path) -> str | None:
+    """The name in /proc/diskstats of the block device holding path (None if unknown)."""
+    dev = os.stat(path).st_dev
+    try:
+        uevent = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/uevent").read_text()
+    except OSError:
+        return None
+    for line in uevent.splitlines():
+        if line.startswith("DEVNAME="):
+            return line.split("=", 1)[1]
+    return None
+
+
+def sectors_read(device: str | None) -> int | None:
+    """Bytes read from the device so far (/proc/diskstats: sectors of 512 bytes).
+    System-wide: whatever else reads the disk meanwhile counts too."""
+    if device is None:
+        return None
+    with open("/proc/diskstats") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 5 and fields[2] == device:
+                return int(fields[5]) * 512
+    return None
+
+
 # -- the page cache --
 
 
@@ -294,7 +335,7 @@ def read_direct(path: Path, *, block: int = 4 << 20, limit: int = 4 << 30) -> Di
     return DiskRead(method="O_DIRECT, 4 MiB reads", path=str(path), nbytes=total, seconds=seconds)
 
 
-def read_cold(path: Path, *, block: int = 1 << 20, limit: int = 4 << 30) -> DiskRead:
+def read_cold(path: Path, *, block: int = 4 << 20, limit: int = 4 << 30) -> DiskRead:
     """Sequential buffered read of a file just evicted: the kernel's readahead, as
     a query reading through the page cache gets it."""
     evict([path])
@@ -311,7 +352,7 @@ def read_cold(path: Path, *, block: int = 1 << 20, limit: int = 4 << 30) -> Disk
         seconds = time.perf_counter() - t0
     evict([path])
     return DiskRead(
-        method="buffered after DONTNEED, 1 MiB reads", path=str(path), nbytes=total, seconds=seconds
+        method="buffered after DONTNEED, 4 MiB reads", path=str(path), nbytes=total, seconds=seconds
     )
 
 

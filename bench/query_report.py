@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 SELECTIVE_RATIO = 0.5
@@ -31,9 +32,11 @@ def _pair(st: float | None, up: float | None, digits: int = 2, ratio: bool = Tru
 
 
 def disk_bandwidth(result: dict[str, Any]) -> tuple[float, float]:
-    """(O_DIRECT, buffered cold) MB/s: the best of the run's reads of each kind."""
-    direct = max(d["mb_per_s"] for d in result["disk"] if d["method"].startswith("O_DIRECT"))
-    buffered = max(d["mb_per_s"] for d in result["disk"] if d["method"].startswith("buffered"))
+    """(O_DIRECT, buffered cold) MB/s: the median of the run's reads of each kind
+    (the virtual disk varies by tens of percent from one read to the next)."""
+    reads = result["disk"]
+    direct = statistics.median(d["mb_per_s"] for d in reads if d["method"].startswith("O_DIRECT"))
+    buffered = statistics.median(d["mb_per_s"] for d in reads if d["method"].startswith("buffered"))
     return direct, buffered
 
 
@@ -68,15 +71,19 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                     t["net"] = _ratio(max(st["seconds"] - st0, 0.0), max(up["seconds"] - up0, 1e-3))
                 out.append(t)
             elif row["kind"] == "broad":
-                share = st["mb_per_s"] / direct
+                # Warm, the answer itself must flow that fast; cold, the disk must
+                # be kept that busy (the answer is a share of what is read).
+                rate = st["mb_per_s"] if cache == "warm" else st.get("disk_mb_per_s") or 0.0
+                what = "pcap MB/s" if cache == "warm" else "disk MB/s read during the query"
+                share = rate / direct
                 out.append(
                     {
-                        "target": f"broad: steno MB/s >= {BROAD_SHARE}x disk (O_DIRECT "
-                        f"{direct:,.0f} MB/s)",
+                        "target": f"broad: steno's {what} >= {BROAD_SHARE}x the disk's "
+                        f"(O_DIRECT {direct:,.0f} MB/s)",
                         "query": row["name"],
                         "cache": cache,
                         "value": share,
-                        "also": st["mb_per_s"] / buffered,
+                        "also": rate / buffered,
                         "met": share >= BROAD_SHARE,
                     }
                 )
@@ -98,11 +105,18 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _disk(run: dict[str, Any]) -> str:
+    nbytes, rate = run.get("disk_read"), run.get("disk_mb_per_s")
+    if nbytes is None:
+        return "-"
+    return f"{nbytes / 1e9:.2f}" + (f" ({rate:,.0f})" if rate and nbytes > 50e6 else "")
+
+
 def _table(result: dict[str, Any], cache: str) -> list[str]:
     lines = [
         "| query | class | packets steno / upstream (truth) | TTFB s | completion s | "
-        "MB/s | µs per packet | CPU s (steno / upstream server) |",
-        "|---|---|---|---|---|---|---|---|",
+        "MB/s | µs per packet | CPU s (steno / upstream server) | disk read GB (MB/s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["queries"]:
         st, up = _run(row, "steno", cache), _run(row, "upstream", cache)
@@ -119,7 +133,8 @@ def _table(result: dict[str, Any], cache: str) -> list[str]:
             f"{_pair(st['seconds'], up['seconds'])} | "
             f"{_pair(st['mb_per_s'], up['mb_per_s'], 1)} | "
             f"{_pair(st['us_per_packet'], up['us_per_packet'], 2)} | "
-            f"{_f(st['child_cpu'])} / {_f(up.get('server_cpu_s'))} |"
+            f"{_f(st['child_cpu'])} / {_f(up.get('server_cpu_s'))} | "
+            f"{_disk(st)} / {_disk(up)} |"
         )
     return lines
 
@@ -161,6 +176,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         "## Disk read bandwidth (same run, upstream's largest packet file)",
         "",
+        f"Medians: **O_DIRECT {direct:,.0f} MB/s**, buffered cold {buffered:,.0f} MB/s "
+        "(the targets use the O_DIRECT median).  Each read, before and after the queries:",
+        "",
     ]
     for d in result["disk"]:
         lines.append(f"- {d['method']}: **{d['mb_per_s']:,.0f} MB/s** ({d['nbytes'] / 1e9:.2f} GB)")
@@ -181,7 +199,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         "TTFB: time to the first byte of the first packet (byte 25 of the pcap stream), "
         "from starting `stenoquery` / curl.  Completion: to the end of the stream.  "
         "MB/s: pcap bytes delivered per second of completion.  Truth: what the generator's "
-        "ground truth says steno should return (key-only queries).",
+        "ground truth says steno should return (key-only queries).  Disk read: bytes the "
+        "stores' disk read during the run (/proc/diskstats, system-wide), and per second of "
+        "completion when it is more than 50 MB.",
         "",
         "### Cold cache (both stores evicted with posix_fadvise DONTNEED first)",
         "",
@@ -230,5 +250,4 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{'yes' if t['met'] else '**no**'} |"
         )
     lines.append("")
-    _ = direct
     return "\n".join(lines)
