@@ -182,6 +182,7 @@ class UpstreamServer:
         self.log_path = base / "server.log"
         self.proc: subprocess.Popen[Any] | None = None
         self._stenotypes: dict[int, int | None] = {}  # pid -> start time
+        self._verbose = any(f.startswith("-v") for f in self.flags)
 
     # -- configuration --
 
@@ -259,7 +260,10 @@ class UpstreamServer:
                 raise UpstreamServerError(
                     f"stenographer exited with {self.proc.returncode}:\n{self.log()}"
                 )
-            capturing = self.log().count("starting to process packets") >= self.threads
+            # stenotype says so only with -v; without it, its being alive must do.
+            capturing = not self._verbose or (
+                self.log().count("starting to process packets") >= self.threads
+            )
             if capturing and self._stenotypes and self.serving():
                 return self
             if time.monotonic() > deadline:
