@@ -45,6 +45,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def querybench(session: nox.Session) -> None:
+    """Query benchmark: stenoquery vs upstream's stenographer server, one run, same store."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench.query", *session.posargs)
+
+
+@nox.session
 def fuzz(session: nox.Session) -> None:
     """libFuzzer on the packet parser for longer than the test suite's smoke run."""
     session.install("-e", ".[test]")

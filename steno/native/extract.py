@@ -159,6 +159,57 @@ class PointRecords:
 
 
 NO_TIME_LIMIT = (0, 2**64 - 1)
+SPARSE_PER_BLOCK = 16
+"""Fewer selected packets than this per block, on average: a sparse read (see
+``PacketFileMap.prefetch``)."""
+_PAGE = mmap.PAGESIZE
+
+
+PREFETCH_PROBES = 16
+"""Pages sampled to tell a warm read (nothing to ask for) from a cold one."""
+PREFETCH_GAP_PAGES = 2
+"""Pages wanted with at most this many pages between them are asked for as one
+range: a few more kilobytes read costs less than another request."""
+
+
+def prefetch_ranges(
+    positions: array[int],
+    block_size: int,
+    size: int,
+    page: int = _PAGE,
+    gap: int = PREFETCH_GAP_PAGES,
+) -> list[tuple[int, int]]:
+    """(offset, length) byte ranges, page aligned, increasing, disjoint and within
+    the file, covering for each position (increasing) its page, the next page
+    and the first page of its block.  Wanted pages at most ``gap`` pages apart
+    share a range."""
+    ranges: list[tuple[int, int]] = []
+    append = ranges.append
+    first = last = -(gap + 2)  # the current range, in pages
+    block = -1
+    for pos in positions:
+        if pos // block_size != block:
+            block = pos // block_size
+            head = block * block_size // page
+            if head > last + 1 + gap:
+                if first >= 0:
+                    append((first, last))
+                first = last = head
+            elif head > last:
+                last = head
+        p = pos // page
+        if p > last + 1 + gap:
+            if first >= 0:
+                append((first, last))
+            first, last = p, p + 1
+        elif p + 1 > last:
+            last = p + 1
+    if first >= 0:
+        append((first, last))
+    # The last page of a range may lie past the end of the file.
+    return [
+        (a * page, min((b - a + 1) * page, size - a * page)) for a, b in ranges if a * page < size
+    ]
 
 
 class PacketFileMap:
@@ -183,6 +234,8 @@ class PacketFileMap:
         finally:
             os.close(fd)
         self._buf = ffi.from_buffer("uint8_t[]", self._map) if self._map is not None else ffi.NULL
+        self._random = False
+        self._fd = -1  # opened by prefetch
 
     def close(self) -> None:
         if self._map is not None:
@@ -190,12 +243,65 @@ class PacketFileMap:
             self._map.close()
             self._map = None
             self._buf = ffi.NULL
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> PacketFileMap:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def is_sparse(self, positions: array[int]) -> bool:
+        """Whether reading these positions touches few packets per block: a
+        selective query, for which :meth:`prefetch` pays."""
+        blocks = max(1, self.size // self.block_size)
+        return 0 < len(positions) < SPARSE_PER_BLOCK * blocks
+
+    def prefetch(self, positions: array[int], start: int, end: int) -> None:
+        """Asks the kernel to read, all at once and in the background, the pages
+        that the packets at positions[start:end] lie on: each packet's page and
+        the next (a packet may cross into it), and its block's first page (the
+        block descriptor, which ``records`` checks).
+
+        For sparse reads of a file that is not in the page cache.  Without
+        this, each page fault on the map reads around the faulting page as far
+        as the device's readahead reaches (8 MiB on a virtio disk), one fault
+        at a time, so a query for one host reads most of every file.  After the
+        first call the map is ``MADV_RANDOM`` (a fault reads its own page only)
+        and the pages wanted are requested together (``MADV_WILLNEED``), so the
+        disk sees one deep queue of small reads.  Pages already cached cost a
+        look-up each.  Dense reads (most blocks, many packets each) are better
+        served by plain readahead: see :meth:`is_sparse`."""
+        if self._map is None or start >= end:
+            return
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        if self._cached(positions, start, end):
+            return  # warm: asking would only cost system calls
+        if not self._random:
+            self._map.madvise(mmap.MADV_RANDOM)
+            self._random = True
+        # posix_fadvise rather than madvise: the same readahead, without the
+        # map's lock, at half the cost per call when the pages are cached.
+        fd, willneed = self._fd, os.POSIX_FADV_WILLNEED
+        for off, length in prefetch_ranges(positions[start:end], self.block_size, self.size):
+            os.posix_fadvise(fd, off, length, willneed)
+
+    def _cached(self, positions: array[int], start: int, end: int) -> bool:
+        """Whether a sample of the packets' pages is all in the page cache
+        (a one-byte ``RWF_NOWAIT`` read of each fails if it is not)."""
+        step = max(1, (end - start) // PREFETCH_PROBES)
+        probe = bytearray(1)
+        for i in range(start, end, step):
+            try:
+                os.preadv(self._fd, [probe], positions[i], os.RWF_NOWAIT)
+            except BlockingIOError:
+                return False
+            except OSError:  # RWF_NOWAIT unsupported here: assume cold
+                return False
+        return True
 
     def _corrupt(self, what: str) -> PacketFileCorrupt:
         return PacketFileCorrupt(f"{self.path}: {what}")

@@ -65,6 +65,8 @@ from steno.store.upstream_index import UpstreamIndex, UpstreamIndexError
 SNAPLEN = 262144
 """Fits jumbo frames and whatever else the kernel captured whole (tcpdump's default)."""
 CHUNK = 1 << 20
+PREFETCH = 8192
+"""Positions whose pages a sparse read asks for at once (``PacketFileMap.prefetch``)."""
 PCAP_HEADER_CHARGE = 16
 """Upstream charged 16 bytes of the byte limit for the 24-byte file header."""
 
@@ -232,8 +234,12 @@ def _file_records(
                 assert isinstance(merged, array)
                 positions, window = merged, NO_TIME_LIMIT
             run.files_read += 1
-            start = 0
+            start = prefetched = 0
+            sparse = fq.packets.is_sparse(positions)
             while start < len(positions):
+                if sparse and start >= prefetched:
+                    prefetched = min(len(positions), start + PREFETCH)
+                    fq.packets.prefetch(positions, start, prefetched)
                 got = fq.packets.records(
                     positions,
                     start,
