@@ -107,11 +107,12 @@ class Catalogue:
         return cls(tuple(threads), tuple(problems))
 
 
-def _sealed_names(dirs: ThreadDirs) -> list[str]:
-    """Names whose index and packet file are both visible, oldest first."""
+def _visible_files(path: Path) -> set[str]:
+    """Names of the regular files (or links to them) a directory lists, dot files
+    and foreign names left out.  One listing, no stat per file (d_type)."""
     try:
-        with os.scandir(dirs.index) as entries:
-            index_names = {
+        with os.scandir(path) as entries:
+            return {
                 e.name
                 for e in entries
                 if not is_hidden(e.name)
@@ -119,8 +120,15 @@ def _sealed_names(dirs: ThreadDirs) -> list[str]:
                 and e.is_file(follow_symlinks=True)
             }
     except FileNotFoundError:
-        return []
-    paired = [n for n in index_names if dirs.packet_path(n).is_file()]
+        return set()
+
+
+def _sealed_names(dirs: ThreadDirs) -> list[str]:
+    """Names whose index and packet file are both visible, oldest first.
+
+    Two directory listings per scan whatever the store's size: the daemon
+    rescans every second, and a store holds tens of thousands of files."""
+    paired = _visible_files(dirs.index) & _visible_files(dirs.packets)
     return sorted(paired, key=int)
 
 
