@@ -2,8 +2,11 @@
 
 Set-up order matters and follows upstream: every capture socket is opened
 while the process still has CAP_NET_RAW/CAP_IPC_LOCK; then the umask becomes
-077 and privileges are dropped (--uid/--gid); only then are files touched, so
-every file is owned by the user that runs capture.  Leftovers of an earlier
+077 and privileges are dropped (--uid/--gid) -- and, when not running as root
+(the systemd unit: capabilities come as ambient ones), every capability is
+given up (``steno/capabilities.py``); only then are files touched, so every
+file is owned by the user that runs capture, and no packet is parsed with a
+capability held.  The seccomp filter (``--seccomp``) comes last.  Leftovers of an earlier
 run are listed before the first new file exists.
 
 The tree::
@@ -37,6 +40,7 @@ from steno.actors.stenotype.index_flush import IndexFlusher
 from steno.actors.stenotype.options import StenotypeOptions, UsageError, parse_args
 from steno.actors.stenotype.rotation import RotationPolicy
 from steno.actors.stenotype.worker import CaptureFailed, CaptureWorker, StatsSchedule
+from steno.capabilities import drop_all
 from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
 from steno.native.sandbox import apply_sandbox
 from steno.privileges import PrivilegeError, drop_privileges
@@ -266,6 +270,11 @@ def main(argv: Sequence[str]) -> int:
         try:
             os.umask(0o077)
             identity = drop_privileges(opts.uid, opts.gid)
+            if os.geteuid() != 0:
+                try:
+                    drop_all()
+                except OSError as exc:
+                    raise SetupError(f"cannot drop capabilities: {exc}") from None
             log.info("Running as %s", identity)
             set_parent_death_signal()
             dirs = prepare_dirs(opts)
