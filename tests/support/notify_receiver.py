@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 import attrs
@@ -30,21 +31,24 @@ class Message:
 
 
 class NotifyReceiver:
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        """Abstract by default; at `path` for a sender in another network
+        namespace (abstract names are per network namespace)."""
         self.name = f"steno-test-notify-{os.getpid()}-{secrets.token_hex(4)}"
+        self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        self.sock.bind(b"\0" + self.name.encode())
+        self.sock.bind(str(path) if path is not None else b"\0" + self.name.encode())
         self.received: list[Message] = []
 
     @property
     def env_value(self) -> str:
         """What to put in NOTIFY_SOCKET."""
-        return "@" + self.name
+        return str(self.path) if self.path is not None else "@" + self.name
 
     @property
-    def address(self) -> bytes:
-        return b"\0" + self.name.encode()
+    def address(self) -> str | bytes:
+        return str(self.path) if self.path is not None else b"\0" + self.name.encode()
 
     def __enter__(self) -> NotifyReceiver:
         return self
@@ -53,6 +57,8 @@ class NotifyReceiver:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.sock.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
     def _receive(self, timeout: float) -> Message | None:
         ready, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
