@@ -60,13 +60,13 @@ class JournaldHandler(logging.Handler):
         self._identifier = identifier
         self._send = sender
 
-    def fields(self, record: logging.LogRecord) -> dict[str, str]:
-        out = {
+    def fields(self, record: logging.LogRecord) -> dict[str, str | int]:
+        out: dict[str, str | int] = {
             "PRIORITY": str(priority(record.levelno)),
             "SYSLOG_IDENTIFIER": self._identifier,
             "STENO_ACTOR": record.name.rsplit(".", 1)[-1],
             "CODE_FILE": record.pathname,
-            "CODE_LINE": str(record.lineno),
+            "CODE_LINE": record.lineno,  # journal.send formats it as an integer
             "CODE_FUNC": record.funcName,
         }
         for key, value in record.__dict__.items():
