@@ -214,7 +214,9 @@ class CaptureActor:
                 nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
-                await self._stop(proc)
+                # Still reading its output: what stenotype says while it seals
+                # its files (and why it failed) belongs in the log.
+                await self._stop(proc, proc.stdout, tail)
             self._stats.stenotype_up.set(0)
             self.capturing = False
             self.pid = None
@@ -235,13 +237,26 @@ class CaptureActor:
         self._reported = True
         task_status.started()
 
-    async def _stop(self, proc: trio.Process) -> None:
-        if proc.returncode is not None:
+    async def _stop(
+        self,
+        proc: trio.Process,
+        output: trio.abc.ReceiveStream | None = None,
+        tail: list[str] | None = None,
+    ) -> None:
+        """SIGTERM, up to ``stop_timeout`` to exit (reading `output` to its end
+        meanwhile, if given), then SIGKILL."""
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        elif output is None:
             return
-        proc.send_signal(signal.SIGTERM)
         with trio.move_on_after(self._stop_timeout):
-            await proc.wait()
+            async with trio.open_nursery() as nursery:
+                if output is not None:
+                    nursery.start_soon(self._read_lines, output, [] if tail is None else tail)
+                await proc.wait()
             return
+        if proc.returncode is not None:
+            return  # it exited; something else holds its output open
         log.error("stenotype did not stop within %.0f s of SIGTERM; killing it", self._stop_timeout)
         proc.kill()
         await proc.wait()
