@@ -80,7 +80,7 @@ def test_exposure_score_is_at_most_the_recorded_threshold() -> None:
     gate = analyze("security", "--offline=true", f"--threshold={int(MAX_EXPOSURE * 10)}", unit)
     assert gate.returncode == 0, gate.stdout
     docs = (UNITS.parent / "docs" / "systemd.md").read_text()
-    assert f"exposure level {match[1]}" in docs, "docs/systemd.md records the measured score"
+    assert f"exposure level for stenographer.service: {match[1]}" in docs, "record it in the docs"
 
 
 def test_units_agree_with_the_default_config() -> None:
