@@ -7,7 +7,10 @@
   so ``systemctl status stenographer`` shows capture rate, drops, the oldest
   packet kept and free disk space.
 * ``WATCHDOG=1`` every ``WATCHDOG_USEC / 2``, but only while every actor's
-  heartbeat is younger than that (``heartbeat.py``).  A hung actor therefore
+  heartbeat is younger than that (``heartbeat.py``; or than
+  :data:`MIN_STALE` seconds, if that is longer: an idle actor beats once a
+  second, and a busy one a little later, so a very short watchdog must not
+  take that for a hang).  A hung actor therefore
   stops the pings, and systemd (``WatchdogSec=``) kills and restarts the
   service: a restart is the one remedy that works for a task stuck for good.
   The missing pings are logged, with the actor's name, and shown in STATUS.
@@ -36,9 +39,11 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from steno.actors.heartbeat import Liveness
+from steno.actors.heartbeat import PERIOD, Liveness
 
 log = logging.getLogger("steno.notify")
+
+MIN_STALE = 3 * PERIOD
 
 
 class Notifier:
@@ -155,7 +160,7 @@ class NotifyActor:
     async def _watchdog_loop(self, interval: float) -> None:
         await self._ready.wait()
         while True:
-            stale = self._liveness.stale(interval)
+            stale = self._liveness.stale(max(interval, MIN_STALE))
             if not stale:
                 if self._stale:
                     log.warning("Every actor makes progress again; pinging the watchdog")
