@@ -95,11 +95,15 @@ class Sensor:
         text = self.machine.path(f"/proc/{pid}/status").read_text()
         return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
 
-    def children(self, pid: int) -> list[int]:
-        found: list[int] = []
-        for task in self.machine.path(f"/proc/{pid}/task").iterdir():
-            found += [int(c) for c in (task / "children").read_text().split()]
-        return found
+    def stenotype(self, main: int, timeout: float = 20) -> int:
+        """stenotype's pid (in the machine): the daemon's one child."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.machine.run(["pgrep", "-P", str(main)], check=False).stdout.split()
+            if len(out) == 1:
+                return int(out[0])
+            assert time.monotonic() < deadline, f"children of {main}: {out}\n{self.log()}"
+            time.sleep(0.2)
 
     def log(self) -> str:
         return self.machine.run(
@@ -217,8 +221,7 @@ def test_only_stenotype_holds_capture_capabilities_and_both_are_confined(
 ) -> None:
     main = int(sensor.service("MainPID")["MainPID"])
     daemon = sensor.status(main)
-    (stenotype,) = sensor.children(main)
-    capture = sensor.status(stenotype)
+    capture = sensor.status(sensor.stenotype(main))
     uid = sensor.machine.run(["id", "-u", "stenographer"]).stdout.strip()
     for s in (daemon, capture):
         assert s["Uid"].split()[0] == uid
@@ -227,7 +230,8 @@ def test_only_stenotype_holds_capture_capabilities_and_both_are_confined(
     assert int(daemon["CapEff"], 16) == 0
     assert int(daemon["CapPrm"], 16) == int(daemon["CapAmb"], 16) == CAPTURE
     assert int(daemon["CapBnd"], 16) == CAPTURE
-    assert [int(capture[k], 16) for k in ("CapEff", "CapPrm", "CapInh", "CapAmb")] == [0] * 4
+    caps = [int(capture[k], 16) for k in ("CapEff", "CapPrm", "CapInh", "CapAmb")]
+    assert caps == [0] * 4, f"{capture['Name']} {capture['Pid']}: {capture}\n{sensor.log()}"
     # systemd's filters, plus stenotype's own allow-list on top.
     assert int(capture["Seccomp_filters"]) == int(daemon["Seccomp_filters"]) + 1
 
