@@ -255,6 +255,10 @@ def test_a_hung_actor_makes_the_watchdog_restart_the_service(sensor: Sensor) -> 
     assert "Not pinging systemd's watchdog: cleanup made no progress" in log
     assert "Watchdog timeout" in log
     assert "Failed with result 'watchdog'" in log
+    # systemd's own record of it: Result=watchdog (the property itself is reset
+    # by the automatic restart).
+    results = m.journal("UNIT=" + SERVICE, "_PID=1")
+    assert [r["UNIT_RESULT"] for r in results if "UNIT_RESULT" in r] == ["watchdog"]
     # The socket held the port throughout; the new daemon serves on it.
     assert m.show(SOCKET, "ActiveState")["ActiveState"] == "active"
     rc, _out, err = sensor.stenoread("after 1m ago", "-w", "-")
