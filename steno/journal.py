@@ -15,8 +15,9 @@ capture, store, cleanup, query, notify, ...), ``CODE_FILE``/``CODE_LINE``/
 ``CODE_FUNC``, and whatever ``STENO_*`` fields the call passed in ``extra``:
 ``STENO_THREAD`` (capture thread), ``STENO_FILE`` (a packet or index file),
 ``STENO_QUERY``, ``STENO_REQUESTER``, ``STENO_OUTCOME``, ``STENO_PACKETS``
-(queries).  Fields with other names are not sent: a record's own attributes
-(``msg``, ``args``, ...) are not journal fields.
+(queries), ``STENO_HUNG`` (actors withholding the watchdog).  Fields with
+other names are not sent: a record's own attributes (``msg``, ``args``, ...)
+are not journal fields.
 
 If journald cannot be reached, libsystemd drops the record silently (it
 returns success for a missing socket); the handler never raises into the

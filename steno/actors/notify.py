@@ -175,7 +175,7 @@ class NotifyActor:
                         ", ".join(
                             f"{n} made no progress for {s:.0f} s" for n, s in sorted(stale.items())
                         ),
-                        extra={"STENO_ACTOR": ",".join(sorted(stale))},
+                        extra={"STENO_HUNG": ",".join(sorted(stale))},
                     )
                 self._stale = stale
                 self._notifier.send(f"STATUS={self._status_text()}")

@@ -183,7 +183,7 @@ class QueryActor:
             name = request.body.decode("utf-8", "replace").strip()
             if not self._hang(name):
                 return Response.text(404, f"no such actor: {name}\n")
-            log.critical("Test hook: making %s hang", name, extra={"STENO_ACTOR": name})
+            log.critical("Test hook: making %s hang", name, extra={"STENO_HUNG": name})
             return Response.text(200, f"{name} hangs from its next heartbeat\n")
         return Response.text(404, f"no such endpoint: {path}\n")
 
