@@ -43,6 +43,11 @@ if [ ! -e /etc/stenographer/config ]; then
         "$SRC/etc/stenographer/config" > /etc/stenographer/config
     chmod 0644 /etc/stenographer/config
     echo "$0: wrote /etc/stenographer/config: set Interface and Threads before starting"
+elif ! grep -q "\"StenotypePath\": *\"$PREFIX/bin/stenotype\"" /etc/stenographer/config; then
+    # An existing config (Debian's stenographer package writes one) may name
+    # upstream's stenotype; steno runs it too, but steno's is the one meant.
+    echo "$0: note: /etc/stenographer/config keeps its StenotypePath;" \
+        "steno's is $PREFIX/bin/stenotype" >&2
 fi
 # Certificates (kept if present): server key for the service user, client key
 # for the group.
