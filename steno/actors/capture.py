@@ -39,6 +39,7 @@ from pathlib import Path
 import trio
 
 from steno.actors.backoff import Backoff
+from steno.actors.heartbeat import Heartbeat
 from steno.actors.stats import Stats
 from steno.actors.stenotype import recovery
 from steno.store.naming import ThreadDirs
@@ -54,6 +55,7 @@ _DISK = re.compile(
 )
 STALE_MIN_SECONDS = 300.0
 READY_WAIT = 10.0
+_THREAD = re.compile(r"\bThread (\d+)\b")
 _UPSTREAM_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z T:[0-9a-f]+ ")
 
 
@@ -91,6 +93,7 @@ class CaptureActor:
         latest_file_ns: Callable[[int], int | None] | None = None,
         restart_max: float = 60.0,
         stop_timeout: float = 30.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._stenotype = stenotype
         self._flags = effective_flags(flags)
@@ -101,6 +104,7 @@ class CaptureActor:
         self._latest = latest_file_ns
         self._backoff = Backoff(first=1.0, cap=restart_max, good_run=60.0)
         self._stop_timeout = stop_timeout
+        self.heartbeat = heartbeat or Heartbeat(self.name)
         block_kb = _flag_value(self._flags, "--blocksize_kb")
         self._block_size = int(block_kb) * 1024 if block_kb and block_kb.isdigit() else 1 << 20
         fileage = _flag_value(self._flags, "--fileage_sec")
@@ -146,9 +150,19 @@ class CaptureActor:
                     report.recovered_files,
                     report.recovered_packets,
                     report.deleted_files,
+                    extra={"STENO_THREAD": d.thread},
                 )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        # The heartbeat pulses beside the restart loop: every step of that loop
+        # is bounded (stenotype's start and stop by timeouts, a stuck stenotype
+        # by the stale-file check), so a silent pulse means the actor itself
+        # no longer runs.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.heartbeat.pulse)
+            await self._keep_running(task_status)
+
+    async def _keep_running(self, task_status: trio.TaskStatus[None]) -> None:
         await trio.to_thread.run_sync(self._prepare_run_dir)
         try:
             first = True
@@ -200,7 +214,9 @@ class CaptureActor:
                 nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
-                await self._stop(proc)
+                # Still reading its output: what stenotype says while it seals
+                # its files (and why it failed) belongs in the log.
+                await self._stop(proc, proc.stdout, tail)
             self._stats.stenotype_up.set(0)
             self.capturing = False
             self.pid = None
@@ -221,13 +237,26 @@ class CaptureActor:
         self._reported = True
         task_status.started()
 
-    async def _stop(self, proc: trio.Process) -> None:
-        if proc.returncode is not None:
+    async def _stop(
+        self,
+        proc: trio.Process,
+        output: trio.abc.ReceiveStream | None = None,
+        tail: list[str] | None = None,
+    ) -> None:
+        """SIGTERM, up to ``stop_timeout`` to exit (reading `output` to its end
+        meanwhile, if given), then SIGKILL."""
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        elif output is None:
             return
-        proc.send_signal(signal.SIGTERM)
         with trio.move_on_after(self._stop_timeout):
-            await proc.wait()
+            async with trio.open_nursery() as nursery:
+                if output is not None:
+                    nursery.start_soon(self._read_lines, output, [] if tail is None else tail)
+                await proc.wait()
             return
+        if proc.returncode is not None:
+            return  # it exited; something else holds its output open
         log.error("stenotype did not stop within %.0f s of SIGTERM; killing it", self._stop_timeout)
         proc.kill()
         await proc.wait()
@@ -245,7 +274,12 @@ class CaptureActor:
 
     def _line(self, line: str) -> None:
         # stenotype stamps its lines as upstream did; our own log stamps them again.
-        log.info("stenotype: %s", _UPSTREAM_PREFIX.sub("", line, count=1))
+        numbered = _THREAD.search(line)
+        log.info(
+            "stenotype: %s",
+            _UPSTREAM_PREFIX.sub("", line, count=1),
+            extra={"STENO_THREAD": int(numbered[1])} if numbered else None,
+        )
         if "Capturing on" in line:
             self.capturing = True
             self._capturing.set()

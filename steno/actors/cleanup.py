@@ -20,6 +20,7 @@ from pathlib import Path
 import attrs
 import trio
 
+from steno.actors.heartbeat import Heartbeat
 from steno.actors.stats import Stats
 from steno.actors.store import StoreActor
 from steno.store.catalogue import StoredFile
@@ -34,6 +35,8 @@ from steno.store.retention import (
 )
 
 log = logging.getLogger("steno.cleanup")
+
+DELETE_BATCH = 64
 
 
 @attrs.frozen
@@ -54,12 +57,14 @@ class CleanupActor:
         open_files: OpenFiles,
         *,
         interval: float = 15.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._store = store
         self._limits = dict(limits)
         self._stats = stats
         self._open = open_files
         self._interval = interval
+        self.heartbeat = heartbeat or Heartbeat(self.name)
         self._pending: list[_Pending] = []
         self._short: set[int] = set()
 
@@ -67,14 +72,17 @@ class CleanupActor:
         task_status.started()
         while True:
             await self.clean_once()
-            with trio.move_on_after(self._interval):
-                await self._store.wait_changed()
+            await self.heartbeat.idle(self._interval, self._store.wait_changed)
 
     async def clean_once(self) -> list[Deletion]:
         snapshot = self._store.snapshot
         deletions, shortfalls = await trio.to_thread.run_sync(self._plan, snapshot.threads)
         if deletions:
-            await trio.to_thread.run_sync(self._delete, deletions)
+            # In batches, beating between them: deleting thousands of files
+            # (after MaxDirectoryFiles was lowered, say) is progress, not a hang.
+            for start in range(0, len(deletions), DELETE_BATCH):
+                await trio.to_thread.run_sync(self._delete, deletions[start : start + DELETE_BATCH])
+                await self.heartbeat.beat()
             self._store.rescan_soon()
         self._report(shortfalls)
         return deletions
@@ -129,7 +137,13 @@ class CleanupActor:
                 except FileNotFoundError:
                     pass  # already gone (deleted by hand): nothing to free
                 except OSError as exc:
-                    log.error("Thread %d: cannot delete %s: %s", d.file.thread, path, exc.strerror)
+                    log.error(
+                        "Thread %d: cannot delete %s: %s",
+                        d.file.thread,
+                        path,
+                        exc.strerror,
+                        extra={"STENO_THREAD": d.file.thread, "STENO_FILE": str(path)},
+                    )
                     continue
                 if self._open.held([path]):
                     self._pending.append(_Pending(path, size, dev))
@@ -140,6 +154,10 @@ class CleanupActor:
                 d.file.thread,
                 d.file.name,
                 d.reason.value.replace("_", " "),
+                extra={
+                    "STENO_THREAD": d.file.thread,
+                    "STENO_FILE": str(dirs.packet_path(d.file.name)),
+                },
             )
 
     def _report(self, shortfalls: list[Shortfall]) -> None:

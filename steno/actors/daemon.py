@@ -6,13 +6,16 @@
       Supervisor ─┬─ StoreActor    the catalogue of sealed files (rescans every second)
                   ├─ CaptureActor  stenotype, restarted with backoff, its stats read
                   ├─ CleanupActor  retention: disk free, file count, age
-                  └─ QueryActor    HTTPS (mutual TLS): /query, /debug/*, /metrics
+                  ├─ QueryActor    HTTPS (mutual TLS): /query, /debug/*, /metrics
+                  └─ NotifyActor   systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
 
 The supervisor starts them in that order and each reports started only once
 it is really up (the store has scanned, stenotype is running, the listener
-accepts), so ``on_ready`` -- systemd's READY=1 -- tells the truth.  SIGTERM
-or SIGINT cancel the tree: stenotype seals its files, queries in flight are
-cut off, the run directory is removed.
+accepts), so ``on_ready`` -- and systemd's READY=1, sent at the same moment --
+tells the truth.  Every actor but notify beats a heartbeat; the notify actor
+pings systemd's watchdog only while all of them do (``heartbeat.py``).
+SIGTERM or SIGINT send STOPPING=1 and cancel the tree: stenotype seals its
+files, queries in flight are cut off, the run directory is removed.
 """
 
 from __future__ import annotations
@@ -33,14 +36,18 @@ import trio
 
 from steno.actors.capture import CaptureActor
 from steno.actors.cleanup import CleanupActor
+from steno.actors.heartbeat import Liveness
+from steno.actors.notify import Notifier, NotifyActor
 from steno.actors.query import QueryActor, tls_listeners
 from steno.actors.stats import Stats
+from steno.actors.status import StatusReporter
 from steno.actors.store import StoreActor
 from steno.actors.supervisor import Supervisor
 from steno.config import Config
 from steno.store.naming import ThreadDirs
 from steno.store.open_files import OpenFiles
 from steno.store.retention import ThreadLimits
+from steno.systemd import ServiceEnvironment
 from steno.tls import server_context
 
 log = logging.getLogger("steno.daemon")
@@ -56,6 +63,8 @@ class Daemon:
     capture: CaptureActor
     cleanup: CleanupActor
     query: QueryActor
+    notify: NotifyActor
+    liveness: Liveness
     supervisor: Supervisor
 
 
@@ -73,10 +82,9 @@ def thread_dirs(config: Config) -> list[ThreadDirs]:
     ]
 
 
-def run_directory(env: Mapping[str, str]) -> Path:
+def run_directory(runtime: str | None) -> Path:
     """Where stenotype's PKT<n>/IDX<n> symlinks go: systemd's RuntimeDirectory if
     there is one, else a new private directory under $TMPDIR (as upstream)."""
-    runtime = env.get("RUNTIME_DIRECTORY")
     if runtime:
         return Path(runtime.split(":")[0]) / "stenotype"
     return Path(tempfile.mkdtemp(prefix="stenographer"))
@@ -86,14 +94,35 @@ async def _bound_listeners(
     config: Config, inherited: Sequence[socket.socket]
 ) -> list[trio.SocketListener]:
     if inherited:
+        for s in inherited:
+            _check_inherited(config, s)
         return [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in inherited]
     return list(await trio.open_tcp_listeners(config.port, host=config.host))
 
 
-async def _watch_signals(cancel: trio.CancelScope) -> None:
+def _check_inherited(config: Config, sock: socket.socket) -> None:
+    """Clients find the daemon at the config's Host:Port; a socket unit that
+    listens elsewhere is served all the same, but named in a warning."""
+    try:
+        host, port = sock.getsockname()[:2]
+    except (OSError, ValueError):
+        return
+    if port != config.port or (config.host and host != config.host):
+        log.warning(
+            "Serving on the inherited socket %s:%s, but the config says Host %s Port %d: "
+            "clients (stenoread) use the config; make the socket unit's ListenStream= agree",
+            host,
+            port,
+            config.host,
+            config.port,
+        )
+
+
+async def _watch_signals(cancel: trio.CancelScope, on_signal: Callable[[], None]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.warning("Got %s: stopping", signal.Signals(signum).name)
+            on_signal()
             cancel.cancel()
             return
 
@@ -103,21 +132,36 @@ async def run_daemon(
     *,
     sockets: Sequence[socket.socket] = (),
     env: Mapping[str, str] | None = None,
+    service: ServiceEnvironment | None = None,
     on_ready: Callable[[Daemon], None] | None = None,
     extra: Callable[[Daemon, trio.Nursery], Any] | None = None,
+    test_hooks: bool = False,
+    status_interval: float = 5.0,
 ) -> None:
-    env = os.environ if env is None else env
+    """Runs the daemon until cancelled, SIGTERM or SIGINT.
+
+    `service` is what systemd handed the process (``steno.systemd``); without
+    it, `sockets` are the listeners to serve on (else the config's Host:Port
+    is bound) and `env` is read for ``RUNTIME_DIRECTORY``.  `test_hooks`
+    enables ``/debug/hang`` (tests only).
+    """
+    if service is None:
+        env = os.environ if env is None else env
+        service = ServiceEnvironment(
+            sockets=tuple(sockets), runtime_directory=env.get("RUNTIME_DIRECTORY") or None
+        )
     stats = Stats()
+    liveness = Liveness()
     open_files = OpenFiles(config.max_open_files)
     dirs = thread_dirs(config)
     for d in dirs:
         for path in (d.packets, d.index):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)  # as upstream
     context = server_context(config.cert_path)
-    listeners = await _bound_listeners(config, sockets)
-    run_dir = run_directory(env)
+    listeners = await _bound_listeners(config, service.sockets)
+    run_dir = run_directory(service.runtime_directory)
 
-    store = StoreActor(dirs, stats)
+    store = StoreActor(dirs, stats, heartbeat=liveness.heartbeat("store"))
     capture = CaptureActor(
         stenotype=config.stenotype_path or default_stenotype(),
         flags=config.flags,
@@ -127,6 +171,7 @@ async def run_daemon(
         stats=stats,
         latest_file_ns=store.latest_file_ns,
         restart_max=float(config.stenotype_restart_max_sec),
+        heartbeat=liveness.heartbeat("capture"),
     )
     limits = {
         i: ThreadLimits(
@@ -136,7 +181,9 @@ async def run_daemon(
         )
         for i, t in enumerate(config.threads)
     }
-    cleanup = CleanupActor(store, limits, stats, open_files)
+    cleanup = CleanupActor(
+        store, limits, stats, open_files, heartbeat=liveness.heartbeat("cleanup")
+    )
     query = QueryActor(
         tls_listeners(listeners, context),
         store,
@@ -145,24 +192,61 @@ async def run_daemon(
         config_json=config.to_json,
         timeout=float(config.query_timeout_sec),
         max_concurrent=config.max_concurrent_queries,
+        heartbeat=liveness.heartbeat("query"),
+        hang=_hang_hook(liveness) if test_hooks else None,
     )
-    supervisor = Supervisor(on_restart=lambda name, exc: stats.actor_restarts.labels(name).inc())
-    daemon = Daemon(config, stats, store, capture, cleanup, query, supervisor)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_watch_signals, nursery.cancel_scope)
-        for actor in (store, capture, cleanup, query):
-            await supervisor.start(nursery, actor)
-        addresses = ", ".join(
-            f"{ln.socket.getsockname()[0]}:{ln.socket.getsockname()[1]}" for ln in listeners
-        )
+    reporter = StatusReporter(
+        interface=config.interface,
+        threads=len(dirs),
+        stats=stats,
+        catalogue=lambda: store.snapshot,
+        capturing=lambda: capture.capturing,
+        paths=[p for d in dirs for p in (d.packets, d.index)],
+    )
+    notifier = Notifier(service.notify_address)
+    notify = NotifyActor(
+        notifier,
+        liveness,
+        reporter.line,
+        watchdog_usec=service.watchdog_usec,
+        status_interval=status_interval,
+    )
+    if notify.watchdog_interval is not None:
         log.info(
-            "stenographer ready: capturing on %s with %d thread(s); queries on https://%s",
-            config.interface,
-            len(dirs),
-            addresses,
+            "systemd watchdog: pinging every %.1f s while every actor makes progress",
+            notify.watchdog_interval,
         )
-        if extra is not None:
-            extra(daemon, nursery)
-        if on_ready is not None:
-            on_ready(daemon)
+    supervisor = Supervisor(on_restart=lambda name, exc: stats.actor_restarts.labels(name).inc())
+    daemon = Daemon(config, stats, store, capture, cleanup, query, notify, liveness, supervisor)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_watch_signals, nursery.cancel_scope, notify.stopping)
+            for actor in (store, capture, cleanup, query, notify):
+                await supervisor.start(nursery, actor)
+            addresses = ", ".join(
+                f"{ln.socket.getsockname()[0]}:{ln.socket.getsockname()[1]}" for ln in listeners
+            )
+            log.info(
+                "stenographer ready: capturing on %s with %d thread(s); queries on https://%s",
+                config.interface,
+                len(dirs),
+                addresses,
+            )
+            notify.ready()
+            if extra is not None:
+                extra(daemon, nursery)
+            if on_ready is not None:
+                on_ready(daemon)
+    finally:
+        notifier.close()
+
+
+def _hang_hook(liveness: Liveness) -> Callable[[str], bool]:
+    def hang(name: str) -> bool:
+        if name not in liveness.names:
+            return False
+        liveness[name].hang()
+        return True
+
+    return hang

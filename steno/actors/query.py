@@ -16,6 +16,12 @@ If a query fails after its answer began -- it timed out, a read failed -- the
 response is cut off without its final chunk, so the client knows the pcap is
 incomplete.
 
+Test hook: with ``hang`` given (the daemon passes it only when started with
+``STENO_TEST_HOOKS=1`` in its environment), ``POST /debug/hang`` with an
+actor's name as body makes that actor hang (``heartbeat.py``), so tests can
+watch systemd's watchdog restart the service.  Without it the path is a 404
+like any unknown one.
+
 Accept loop errors: ``trio.serve_listeners`` already retries the accept
 errors that mean "out of descriptors or memory for now"; a failed TLS
 handshake ends that one connection, logged at debug level.
@@ -33,6 +39,7 @@ from typing import Any
 
 import trio
 
+from steno.actors.heartbeat import Heartbeat
 from steno.actors.stats import METRICS_CONTENT_TYPE, Stats
 from steno.actors.store import StoreActor
 from steno.http.messages import AbortResponse, Request, Response, Send
@@ -128,6 +135,8 @@ class QueryActor:
         timeout: float = 900.0,
         max_concurrent: int = 4,
         queue_timeout: float = 30.0,
+        heartbeat: Heartbeat | None = None,
+        hang: Callable[[str], bool] | None = None,
     ) -> None:
         self._listeners = list(listeners)
         self._store = store
@@ -138,10 +147,13 @@ class QueryActor:
         self._slots = trio.Semaphore(max_concurrent)
         self._queue_timeout = queue_timeout
         self.active = 0
+        self.heartbeat = heartbeat or Heartbeat(self.name)
+        self._hang = hang
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(trio.serve_listeners, self._serve, self._listeners)
+            nursery.start_soon(self.heartbeat.pulse)
             task_status.started()
 
     async def _serve(self, stream: trio.abc.Stream) -> None:
@@ -167,6 +179,12 @@ class QueryActor:
             )
         if match := _FILES_PATH.fullmatch(path):
             return self._files(int(match[1]))
+        if path == "/debug/hang" and self._hang is not None and request.method == "POST":
+            name = request.body.decode("utf-8", "replace").strip()
+            if not self._hang(name):
+                return Response.text(404, f"no such actor: {name}\n")
+            log.critical("Test hook: making %s hang", name, extra={"STENO_HUNG": name})
+            return Response.text(200, f"{name} hangs from its next heartbeat\n")
         return Response.text(404, f"no such endpoint: {path}\n")
 
     def _files(self, thread: int) -> Response:
@@ -195,7 +213,12 @@ class QueryActor:
             return Response.text(400, "the query is not UTF-8 text\n")
         except QuerySyntaxError as exc:
             self._stats.queries.labels("bad_request").inc()
-            log.info("Bad query from %s: %s", request.peer, exc)
+            log.info(
+                "Bad query from %s: %s",
+                request.peer,
+                exc,
+                extra={"STENO_QUERY": text, "STENO_REQUESTER": request.peer},
+            )
             return Response.text(400, f"{exc}\n{exc.caret()}\n")
         except PlanError as exc:
             self._stats.queries.labels("bad_request").inc()
@@ -217,7 +240,12 @@ class QueryActor:
             verify_index_crc=False,  # the store checked every index when it first saw it
         )
         chunks = run_query(the_plan, self._store.snapshot, options, run, self._open)
-        log.info("Query from %s: %s", request.peer, text.strip())
+        log.info(
+            "Query from %s: %s",
+            request.peer,
+            text.strip(),
+            extra={"STENO_QUERY": text.strip(), "STENO_REQUESTER": request.peer},
+        )
         return Response(
             status=200,
             body=_QueryBody(self, chunks, run, text.strip(), request.peer),
@@ -232,7 +260,7 @@ class QueryActor:
         self._stats.query_packets.inc(run.packets)
         self._stats.query_bytes.inc(run.bytes_out)
         for problem in run.problems:
-            log.warning("Query %r skipped %s", text, problem)
+            log.warning("Query %r skipped %s", text, problem, extra={"STENO_QUERY": text})
         log.info(
             'Requester:"%s" Query:"%s" Outcome:%s Packets:%d Bytes:%d Time:%.3fs',
             peer,
@@ -241,6 +269,12 @@ class QueryActor:
             run.packets,
             run.bytes_out,
             seconds,
+            extra={
+                "STENO_QUERY": text,
+                "STENO_REQUESTER": peer,
+                "STENO_OUTCOME": outcome,
+                "STENO_PACKETS": run.packets,
+            },
         )
 
 

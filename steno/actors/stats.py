@@ -117,6 +117,10 @@ class Stats:
             self._cumulative[key] = value
         counter.labels(str(thread)).inc(value - last if value >= last else value)
 
+    def capture_totals(self) -> tuple[int, int]:
+        """Packets captured and packets the kernel dropped, all threads, since start."""
+        return _counter_sum(self.capture_packets), _counter_sum(self.capture_drops)
+
     def set_upstream(self, name: str, value: int) -> None:
         with self._lock:
             self._upstream[name] = value
@@ -141,3 +145,9 @@ class Stats:
                 name = s.name + (f"_{label}" if label else "")
                 values[name] = int(s.value) if float(s.value).is_integer() else s.value  # type: ignore[assignment]
         return "".join(f"{k}\t{values[k]}\n" for k in sorted(values))
+
+
+def _counter_sum(counter: Counter) -> int:
+    return int(
+        sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+    )

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import trio
 
+from steno.actors.heartbeat import Heartbeat
 from steno.actors.stats import Stats
 from steno.store.catalogue import Catalogue
 from steno.store.naming import ThreadDirs
@@ -38,10 +39,12 @@ class StoreActor:
         *,
         interval: float = 1.0,
         upstream_block_size: int = 1 << 20,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.dirs = tuple(dirs)
         self._stats = stats
         self._interval = interval
+        self.heartbeat = heartbeat or Heartbeat(self.name)
         self._upstream_block_size = upstream_block_size
         self.snapshot = Catalogue(tuple(() for _ in self.dirs))
         self._reported: set[str] = set()
@@ -60,8 +63,7 @@ class StoreActor:
         await self._scan()
         task_status.started()
         while True:
-            with trio.move_on_after(self._interval):
-                await self._rescan.wait()
+            await self.heartbeat.idle(self._interval, self._rescan.wait)
             self._rescan = trio.Event()
             await self._scan()
 
@@ -85,7 +87,9 @@ class StoreActor:
         for thread, (old, new) in enumerate(zip(before.threads, after.threads, strict=True)):
             added = len({f.name for f in new} - {f.name for f in old})
             if added and before is not None:
-                log.debug("Thread %d found %d new file(s)", thread, added)
+                log.debug(
+                    "Thread %d found %d new file(s)", thread, added, extra={"STENO_THREAD": thread}
+                )
             t = str(thread)
             self._stats.files.labels(t).set(len(new))
             self._stats.store_bytes.labels(t).set(sum(f.packet_bytes + f.index_bytes for f in new))
@@ -97,7 +101,12 @@ class StoreActor:
         current = {str(p.path) for p in after.problems}
         for problem in after.problems:
             if str(problem.path) not in self._reported:
-                log.error("Cannot use %s: %s", problem.path, problem.reason)
+                log.error(
+                    "Cannot use %s: %s",
+                    problem.path,
+                    problem.reason,
+                    extra={"STENO_FILE": str(problem.path)},
+                )
         self._reported = current
 
     def latest_file_ns(self, thread: int) -> int | None:

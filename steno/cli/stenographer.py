@@ -2,10 +2,17 @@
 
 Flags are Go-style, as in upstream's man page: one or two dashes,
 ``-name=value`` or ``-name value`` (``-syslog`` alone means true,
-``-syslog=false`` off).  Logs go to syslog with ``-syslog``, otherwise to
-stderr (which systemd sends to the journal).  Upstream logged to syslog
-unless told not to; steno's default is stderr so that ``journalctl -u
-stenographer`` shows everything without a syslog daemon.
+``-syslog=false`` off).  Logs go to syslog with ``-syslog``; else, when
+systemd connected stderr to the journal (``JOURNAL_STREAM``), to journald
+with structured fields (``steno/journal.py``); otherwise to stderr.  Upstream
+logged to syslog unless told not to; steno's default keeps ``journalctl -u
+stenographer`` complete without a syslog daemon.  ``-v``: below 2, notable
+events (INFO and up); 2 and up, debugging.
+
+Before anything else the daemon reads what systemd passed
+(``steno.systemd``) and, when not root, clears its effective capabilities
+(``steno.capabilities``): only stenotype uses them.  ``STENO_TEST_HOOKS=1``
+in the environment enables the test-only ``/debug/hang``.
 
 Exit status: 0 after SIGTERM; 1 when start-up fails (the message names the
 config key, file or address); 2 for bad flags.
@@ -16,16 +23,19 @@ from __future__ import annotations
 import functools
 import logging
 import logging.handlers
+import os
 import sys
 from collections.abc import Sequence
 
 import attrs
 import trio
 
+from steno import capabilities
 from steno import config as steno_config
 from steno.actors.daemon import run_daemon
 from steno.actors.supervisor import EscalatedFailure
-from steno.systemd import listen_sockets
+from steno.journal import JournaldHandler
+from steno.systemd import ServiceEnvironment, service_environment
 from steno.tls import TlsSetupError
 
 DEFAULT_CONFIG = "/etc/stenographer/config"
@@ -90,7 +100,10 @@ USAGE = """usage: stenographer [-config FILE] [-syslog[=false]] [-v INT]
 """
 
 
-def configure_logging(flags: Flags) -> None:
+TEST_HOOKS_ENV = "STENO_TEST_HOOKS"
+
+
+def configure_logging(flags: Flags, *, journal: bool = False) -> None:
     root = logging.getLogger("steno")
     root.handlers.clear()
     if flags.syslog:
@@ -98,6 +111,9 @@ def configure_logging(flags: Flags) -> None:
             address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_USER
         )
         handler.setFormatter(logging.Formatter("stenographer: %(message)s"))
+    elif journal:
+        handler = JournaldHandler("stenographer")
+        handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -114,25 +130,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"stenographer: {exc}", file=sys.stderr)
         print(USAGE, end="", file=sys.stderr)
         return 2
-    configure_logging(flags)
+    service = service_environment()
+    to_journal = service.journal and not flags.syslog
+    configure_logging(flags, journal=to_journal)
     log = logging.getLogger("steno.daemon")
     try:
+        caps = capabilities.drop_effective()
+        if caps.ambient:
+            log.info(
+                "Capabilities %#x kept for stenotype only (ambient); none effective here",
+                caps.ambient,
+            )
         config = steno_config.load(flags.config, warn=log.warning)
         steno_config.check_directories(config, source=flags.config)
-        failures = _run(config)
+        failures = _run(config, service, test_hooks=os.environ.get(TEST_HOOKS_ENV) == "1")
     except (steno_config.ConfigError, TlsSetupError, OSError) as exc:
         failures = [str(exc)]
     for message in failures:
-        print(f"stenographer: {message}", file=sys.stderr)
+        if not to_journal:
+            print(f"stenographer: {message}", file=sys.stderr)
         log.error("%s", message)
     return 1 if failures else 0
 
 
-def _run(config: steno_config.Config) -> list[str]:
+def _run(
+    config: steno_config.Config, service: ServiceEnvironment, *, test_hooks: bool = False
+) -> list[str]:
     """Runs the daemon; the messages of what ended it, if it failed."""
     failures: list[str] = []
     try:
-        trio.run(functools.partial(run_daemon, config, sockets=listen_sockets()))
+        trio.run(functools.partial(run_daemon, config, service=service, test_hooks=test_hooks))
     except* (TlsSetupError, OSError, EscalatedFailure) as group:
         failures = [str(e) for e in _leaves(group)]
     return failures

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,10 @@ class Stenographer:
             timeout=120,
         )
 
-    def start(self, *, ready_timeout: float = 30.0) -> Stenographer:
+    def start(
+        self, *, ready_timeout: float = 30.0, env: Mapping[str, str] | None = None
+    ) -> Stenographer:
+        """Starts the daemon (with `env` as its environment, if given); returns once ready."""
         if not (self.cert_path / "ca_cert.pem").exists():
             self.make_certs()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
@@ -92,6 +95,7 @@ class Stenographer:
                 [sys.executable, "-m", "steno.cli.stenographer", "-config", str(self.config_path)],
                 stdout=log,
                 stderr=log,
+                env=env,
             )
         finally:
             log.close()

@@ -335,3 +335,61 @@ def test_every_packet_is_under_each_of_its_keys_and_no_other(lab: Lab) -> None:
     assert indexed == len(traffic)
     for frame, keys in truth.items():
         assert frozenset(got.get(frame, set())) == keys
+
+
+PARENT = """
+import subprocess, sys, threading, time
+argv, log = sys.argv[1:-1], open(sys.argv[-1], "ab")
+box = []
+def fork():
+    box.append(subprocess.Popen(argv, stdout=log, stderr=log))
+    time.sleep(2)  # stenotype is set up by now
+# As trio does: the child is forked by a worker thread, which ends later.
+thread = threading.Thread(target=fork)
+thread.start()
+while not box:
+    time.sleep(0.01)
+print(box[0].pid, flush=True)
+thread.join()
+print("thread ended", flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_stenotype_outlives_the_thread_that_started_it_but_not_its_parent(lab: Lab) -> None:
+    steno = Stenotype(lab, lab.tmpdir / "store")
+    steno.base.mkdir(parents=True)
+    parent = lab.popen(
+        [sys.executable, "-c", PARENT, *steno.argv(), str(steno.log_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(lab.read_line(parent.stdout, 20))
+    try:
+        deadline = time.monotonic() + 20
+        while "Capturing on" not in steno.log():
+            assert time.monotonic() < deadline, steno.log()
+            time.sleep(0.05)
+        assert lab.read_line(parent.stdout, 20).strip() == "thread ended"
+        time.sleep(1)  # PR_SET_PDEATHSIG would have stopped it when the thread ended
+        assert not _gone(child), steno.log()
+        assert "exiting" not in steno.log()
+        lab.stop(parent)  # SIGTERM to the parent only
+        deadline = time.monotonic() + 20
+        while not _gone(child):
+            assert time.monotonic() < deadline, f"stenotype outlived its parent\n{steno.log()}"
+            time.sleep(0.05)
+    finally:
+        if not _gone(child):
+            os.kill(child, 9)
+    assert "The parent process exited, finishing files and exiting" in steno.log()
+    assert "Process exiting successfully" in steno.log()
+    assert names(steno.dirs().packets)[1] == []  # the open file was sealed

@@ -2,8 +2,11 @@
 
 Set-up order matters and follows upstream: every capture socket is opened
 while the process still has CAP_NET_RAW/CAP_IPC_LOCK; then the umask becomes
-077 and privileges are dropped (--uid/--gid); only then are files touched, so
-every file is owned by the user that runs capture.  Leftovers of an earlier
+077 and privileges are dropped (--uid/--gid) -- and, when not running as root
+(the systemd unit: capabilities come as ambient ones), every capability is
+given up (``steno/capabilities.py``); only then are files touched, so every
+file is owned by the user that runs capture, and no packet is parsed with a
+capability held.  The seccomp filter (``--seccomp``) comes last.  Leftovers of an earlier
 run are listed before the first new file exists.
 
 The tree::
@@ -12,13 +15,13 @@ The tree::
       ├─ IndexFlusher (seals finished files; outlives the workers)
       ├─ recovery     (seals leftovers of a crashed run, once)
       ├─ signals      (SIGTERM/SIGINT: stop the workers, let them finish)
+      ├─ parent       (the same when the parent, stenographer, has exited)
       ├─ watchdog     (aborts if a worker stops coming back from the native loop)
       └─ CaptureWorker, one per --threads
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import logging
@@ -37,6 +40,7 @@ from steno.actors.stenotype.index_flush import IndexFlusher
 from steno.actors.stenotype.options import StenotypeOptions, UsageError, parse_args
 from steno.actors.stenotype.rotation import RotationPolicy
 from steno.actors.stenotype.worker import CaptureFailed, CaptureWorker, StatsSchedule
+from steno.capabilities import drop_all
 from steno.native.capture import Capture, CaptureConfig, CaptureError, RingConfig
 from steno.native.sandbox import apply_sandbox
 from steno.privileges import PrivilegeError, drop_privileges
@@ -45,7 +49,6 @@ from steno.store.naming import ThreadDirs
 
 log = logging.getLogger("steno.stenotype")
 
-PR_SET_PDEATHSIG = 1
 SEAL_QUEUE = 16
 WATCHDOG_MIN_NS = 30_000_000_000
 
@@ -127,13 +130,27 @@ def prepare_dirs(opts: StenotypeOptions) -> list[ThreadDirs]:
     return result
 
 
-def set_parent_death_signal() -> None:
-    """Like upstream: die with the parent (stenographer) instead of capturing on alone.
+def watch_parent() -> int | None:
+    """A pidfd of the parent (stenographer), which becomes readable when it exits.
 
-    Set after the privilege drop, which would clear it.
+    Like upstream, stenotype stops with its parent instead of capturing on
+    alone.  Not with PR_SET_PDEATHSIG, which upstream used: that signal comes
+    when the *thread* that forked the child ends, and trio forks from worker
+    threads, which end after ten idle seconds -- stenotype was then stopped
+    and restarted at random.  None if the kernel has no pidfds (before 5.3).
+    Opened before the seccomp filter, which does not allow ``pidfd_open``.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    parent = os.getppid()
+    try:
+        fd = os.pidfd_open(parent)
+    except OSError as exc:
+        log.warning("Cannot watch the parent process %d: %s", parent, exc.strerror)
+        return None
+    if os.getppid() != parent:
+        # It exited before the pidfd was opened: the pid may name another process now.
+        os.close(fd)
+        raise SetupError(f"the parent process {parent} exited")
+    return fd
 
 
 async def _watch_signals(workers: Sequence[CaptureWorker], cancel: trio.CancelScope) -> None:
@@ -144,6 +161,16 @@ async def _watch_signals(workers: Sequence[CaptureWorker], cancel: trio.CancelSc
                 worker.capture.request_stop()
             cancel.cancel()
             return
+
+
+async def _watch_parent(
+    fd: int, workers: Sequence[CaptureWorker], cancel: trio.CancelScope
+) -> None:
+    await trio.lowlevel.wait_readable(fd)
+    log.warning("The parent process exited, finishing files and exiting")
+    for worker in workers:
+        worker.capture.request_stop()
+    cancel.cancel()
 
 
 async def _watchdog(workers: Sequence[CaptureWorker], limit_ns: int) -> None:
@@ -164,7 +191,10 @@ async def _watchdog(workers: Sequence[CaptureWorker], limit_ns: int) -> None:
 
 
 async def run_tree(
-    opts: StenotypeOptions, captures: Sequence[Capture], dirs: Sequence[ThreadDirs]
+    opts: StenotypeOptions,
+    captures: Sequence[Capture],
+    dirs: Sequence[ThreadDirs],
+    parent_fd: int | None = None,
 ) -> None:
     plans = [recovery.plan_thread(d, indexing=opts.index) for d in dirs]
     policy = RotationPolicy(max_age_ns=opts.fileage_sec * 1_000_000_000)
@@ -194,6 +224,10 @@ async def run_tree(
             async with trio.open_nursery() as helpers:
                 async with trio.open_nursery() as capture_nursery:
                     helpers.start_soon(_watch_signals, workers, capture_nursery.cancel_scope)
+                    if parent_fd is not None:
+                        helpers.start_soon(
+                            _watch_parent, parent_fd, workers, capture_nursery.cancel_scope
+                        )
                     if opts.watchdogs:
                         limit = max(2 * opts.fileage_sec * 1_000_000_000, WATCHDOG_MIN_NS)
                         helpers.start_soon(_watchdog, workers, limit)
@@ -231,12 +265,15 @@ async def _recover(
 
 
 def _run_capturing_failures(
-    opts: StenotypeOptions, captures: Sequence[Capture], dirs: Sequence[ThreadDirs]
+    opts: StenotypeOptions,
+    captures: Sequence[Capture],
+    dirs: Sequence[ThreadDirs],
+    parent_fd: int | None,
 ) -> list[str]:
     """Runs the tree; returns the messages of threads whose capture failed."""
     failures: list[str] = []
     try:
-        trio.run(run_tree, opts, captures, dirs)
+        trio.run(run_tree, opts, captures, dirs, parent_fd)
     except* CaptureFailed as group:
         failures.extend(str(exc) for exc in _leaves(group))
     return failures
@@ -266,14 +303,19 @@ def main(argv: Sequence[str]) -> int:
         try:
             os.umask(0o077)
             identity = drop_privileges(opts.uid, opts.gid)
+            if os.geteuid() != 0:
+                try:
+                    drop_all()
+                except OSError as exc:
+                    raise SetupError(f"cannot drop capabilities: {exc}") from None
             log.info("Running as %s", identity)
-            set_parent_death_signal()
+            parent_fd = watch_parent()
             dirs = prepare_dirs(opts)
             try:
                 apply_sandbox(opts.seccomp)
             except OSError as exc:
                 raise SetupError(str(exc)) from None
-            failures = _run_capturing_failures(opts, captures, dirs)
+            failures = _run_capturing_failures(opts, captures, dirs, parent_fd)
             if failures:
                 for message in failures:
                     print(f"stenotype: {message}", file=sys.stderr)
