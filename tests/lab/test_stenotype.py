@@ -6,6 +6,7 @@ import collections
 import grp
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -393,3 +394,17 @@ def test_stenotype_outlives_the_thread_that_started_it_but_not_its_parent(lab: L
     assert "The parent process exited, finishing files and exiting" in steno.log()
     assert "Process exiting successfully" in steno.log()
     assert names(steno.dirs().packets)[1] == []  # the open file was sealed
+
+
+def test_a_second_signal_while_sealing_does_not_lose_the_last_file(lab: Lab) -> None:
+    """Ctrl-C reaches both the daemon and stenotype, then the daemon sends SIGTERM."""
+    traffic = generate(seed=21, count=2000, profile="imix")
+    steno = Stenotype(
+        lab, lab.tmpdir / "store", *SMALL[:-2], "--fileage_sec=30", "--blockage_sec=1"
+    ).start()
+    lab.send((traffic.data, traffic.offsets), rate=20_000)
+    assert steno.proc is not None
+    steno.proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    assert steno.stop() == 0, steno.log()
+    assert stored_frames(steno.dirs()) == list(traffic.frames())

@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import trio
 
@@ -153,14 +153,19 @@ def watch_parent() -> int | None:
     return fd
 
 
-async def _watch_signals(workers: Sequence[CaptureWorker], cancel: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.warning("Got signal %s, finishing files and exiting", signal.Signals(signum).name)
-            for worker in workers:
-                worker.capture.request_stop()
-            cancel.cancel()
-            return
+async def _watch_signals(
+    signals: AsyncIterator[int], workers: Sequence[CaptureWorker], cancel: trio.CancelScope
+) -> None:
+    """The first SIGTERM/SIGINT stops capture; the receiver stays open until
+    the program ends (see run_tree), so a second one -- Ctrl-C reaching both
+    the daemon and stenotype, then the daemon's SIGTERM -- cannot kill it
+    while it seals its files."""
+    async for signum in signals:
+        log.warning("Got signal %s, finishing files and exiting", signal.Signals(signum).name)
+        for worker in workers:
+            worker.capture.request_stop()
+        cancel.cancel()
+        return
 
 
 async def _watch_parent(
@@ -202,6 +207,21 @@ async def run_tree(
     flusher = IndexFlusher(
         receive, block_size=opts.block_size, indexing=opts.index, nice=opts.index_nicelevel
     )
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        await _run_tree(opts, captures, dirs, parent_fd, plans, policy, send, flusher, signals)
+
+
+async def _run_tree(
+    opts: StenotypeOptions,
+    captures: Sequence[Capture],
+    dirs: Sequence[ThreadDirs],
+    parent_fd: int | None,
+    plans: Sequence[list[Leftover]],
+    policy: RotationPolicy,
+    send: trio.MemorySendChannel[SealFile],
+    flusher: IndexFlusher,
+    signals: AsyncIterator[int],
+) -> None:
     async with trio.open_nursery() as outer:
         await outer.start(flusher.run)
         if any(plans):
@@ -223,7 +243,9 @@ async def run_tree(
             ]
             async with trio.open_nursery() as helpers:
                 async with trio.open_nursery() as capture_nursery:
-                    helpers.start_soon(_watch_signals, workers, capture_nursery.cancel_scope)
+                    helpers.start_soon(
+                        _watch_signals, signals, workers, capture_nursery.cancel_scope
+                    )
                     if parent_fd is not None:
                         helpers.start_soon(
                             _watch_parent, parent_fd, workers, capture_nursery.cancel_scope
@@ -273,6 +295,12 @@ def _run_capturing_failures(
     """Runs the tree; returns the messages of threads whose capture failed."""
     failures: list[str] = []
     try:
+        # While the tree runs, its signal receiver catches SIGTERM/SIGINT.  When
+        # it closes, trio hands undelivered signals back to the previous
+        # handlers: a second signal that arrived while the last files were
+        # sealed must then not kill a process that is exiting cleanly anyway.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         trio.run(run_tree, opts, captures, dirs, parent_fd)
     except* CaptureFailed as group:
         failures.extend(str(exc) for exc in _leaves(group))
