@@ -408,3 +408,29 @@ def test_a_second_signal_while_sealing_does_not_lose_the_last_file(lab: Lab) -> 
     time.sleep(0.05)
     assert steno.stop() == 0, steno.log()
     assert stored_frames(steno.dirs()) == list(traffic.frames())
+
+
+def test_preallocated_files_are_cut_to_their_data_when_sealed(lab: Lab) -> None:
+    traffic = generate(seed=22, count=1000, profile="imix")
+    steno = Stenotype(
+        lab,
+        lab.tmpdir / "store",
+        *SMALL[:-2],
+        "--fileage_sec=2",
+        "--blockage_sec=1",
+        "--preallocate_file_mb=3",
+    ).start()
+    deadline = time.monotonic() + 10
+    hidden: list[str] = []
+    while not hidden:  # the open file is allocated in full at once
+        hidden = [n for n in names(steno.dirs().packets)[1]]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert (steno.dirs().packets / hidden[0]).stat().st_blocks * 512 >= 3 << 20
+    lab.send((traffic.data, traffic.offsets), rate=20_000)
+    settle()
+    assert steno.stop() == 0, steno.log()
+    for name in names(steno.dirs().packets)[0]:
+        size = (steno.dirs().packets / name).stat().st_size
+        assert size % BLOCK_SIZE == 0 and size < 3 << 20
+    assert stored_frames(steno.dirs()) == list(traffic.frames())
