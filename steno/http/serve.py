@@ -13,6 +13,7 @@ drop without the final chunk.
 
 from __future__ import annotations
 
+import http
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -31,8 +32,11 @@ READ_SIZE = 64 * 1024
 IDLE_TIMEOUT = 60.0
 
 
-class _ClientGone(Exception):
-    pass
+def _reason(status: int) -> bytes:
+    try:
+        return http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 async def _next_event(
@@ -93,12 +97,24 @@ async def _send_response(conn: h11.Connection, stream: trio.abc.Stream, response
     headers = [("content-type", response.content_type), ("server", "steno"), *response.headers]
     if isinstance(response.body, bytes):
         headers.append(("content-length", str(len(response.body))))
-        await stream.send_all(conn.send(h11.Response(status_code=response.status, headers=headers)))
+        await stream.send_all(
+            conn.send(
+                h11.Response(
+                    status_code=response.status, headers=headers, reason=_reason(response.status)
+                )
+            )
+        )
         if response.body:
             await stream.send_all(conn.send(h11.Data(data=response.body)))
         await stream.send_all(conn.send(h11.EndOfMessage()))
         return True
-    await stream.send_all(conn.send(h11.Response(status_code=response.status, headers=headers)))
+    await stream.send_all(
+        conn.send(
+            h11.Response(
+                status_code=response.status, headers=headers, reason=_reason(response.status)
+            )
+        )
+    )
     body = response.body
 
     async def send(chunk: bytes) -> None:
