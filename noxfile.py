@@ -46,7 +46,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def querybench(session: nox.Session) -> None:
-    """Query benchmark: stenoquery vs upstream's stenographer server, one run, same store."""
+    """Query benchmark: steno's server vs upstream's, stenoquery beside; one run, same packets."""
     session.install("-e", ".")
     session.run("python", "-m", "bench.query", *session.posargs)
 

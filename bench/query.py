@@ -1,4 +1,4 @@
-"""Query benchmark: steno's ``stenoquery`` against upstream's ``stenographer``, same traffic.
+"""Query benchmark: steno's server against upstream's ``stenographer``, same traffic.
 
 Run: ``python -m bench.query`` as root (``./dev.sh`` installs what it needs;
 ``nox -s querybench``); ``--quick`` for a smoke run.  See ``bench/README-query.md``.
@@ -13,18 +13,19 @@ One run:
 2. **Two stores from the same packets.**  Upstream's server (its own
    ``stenotype``, one thread) and steno's ``stenotype`` capture on ``cap0`` at
    the same time, each with its own AF_PACKET socket and no fanout, so both
-   see every packet.  Drops are what was sent minus what each stored.
+   see every packet.  Drops are what was sent minus what each stored.  Then
+   steno's daemon starts on steno's store, with upstream's certificates.
 3. **Disk bandwidth**, in the same run: an O_DIRECT sequential read of
    upstream's largest packet file, and a buffered read of it just evicted.
 4. **Queries.**  Eight, as the issue names them, plus an empty answer for the
-   fixed cost of each side.  For each query and each side: the store's
-   files are evicted from the page cache (``posix_fadvise DONTNEED``), the
-   query runs (cold), and runs again (warm).  Upstream is asked through its
-   HTTPS API with curl inside the lab namespace; steno answers with
-   ``stenoquery --dir`` on its store (steno has no server yet: its numbers
-   are local, upstream's include TLS and HTTP).
-5. JSON with every number and a Markdown table with ratios (steno/upstream),
-   under ``bench/results/``.
+   fixed cost of each side.  For each query and each of steno's server,
+   upstream's server and ``stenoquery``: the stores' files are evicted from the
+   page cache (``posix_fadvise DONTNEED``), the query runs (cold), and runs
+   again (warm).  Both servers are asked the same way: curl, mutual TLS,
+   ``POST /query`` on the lab namespace's loopback.  ``stenoquery --dir`` on
+   steno's store is the extra, local column.
+5. JSON with every number and a Markdown table with ratios (steno's server /
+   upstream's), under ``bench/results/``.
 
 Both stores are built under a temporary directory and deleted at the end.
 """
@@ -65,6 +66,8 @@ from bench.query_measure import (
 )
 from bench.query_profile import profile_query
 from bench.query_report import render_markdown
+from steno.lab.curl import CURL
+from steno.lab.daemon_run import Stenographer, venv_tool
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.stenotype_run import Stenotype
@@ -112,6 +115,11 @@ def upstream_flags(p: Params) -> list[str]:
         "--no_watchdogs",  # else an idle link aborts it (issue #94); see upstream_server.py
         "-v",
     ]
+
+
+def daemon_flags(p: Params) -> list[str]:
+    """The daemon's stenotype only idles on cap0 while its server answers: a small ring."""
+    return ["--blocks=16", "--aiops=4", f"--fileage_sec={p.fileage_sec}", "--blockage_sec=1"]
 
 
 def steno_flags(p: Params) -> list[str]:
@@ -344,32 +352,48 @@ def capture(
 
 # -- running queries --------------------------------------------------------------------
 
+SYSTEMS = ("steno", "upstream", "stenoquery")
+"""Who answers: steno's daemon and upstream's server, both asked with curl over
+mutual TLS inside the lab (the comparison), and ``stenoquery`` reading steno's
+store locally (an extra column: the engine without TLS, HTTP or a server)."""
+
 
 @attrs.frozen
 class Sides:
     lab: Lab
     upstream: UpstreamServer
+    daemon: Stenographer
     steno_base: Path
     timeout: float
     device: str | None = None
     """The stores' block device, for the bytes each run made it read."""
 
-    def steno_argv(self, query: str) -> list[str]:
+    def stenoquery_argv(self, query: str) -> list[str]:
         return [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(self.steno_base), query]
 
-    def start_steno(self, query: str) -> Callable[[int], subprocess.Popen[Any]]:
-        def start(stdout: int) -> subprocess.Popen[Any]:
-            return subprocess.Popen(self.steno_argv(query), stdout=stdout, stderr=subprocess.PIPE)
+    def server_pid(self, system: str) -> int:
+        server = {"steno": self.daemon.proc, "upstream": self.upstream.proc}.get(system)
+        return server.pid if server is not None else 0
 
-        return start
+    def curl_argv(self, system: str, path: str, data: str | None = None) -> list[str]:
+        if system == "steno":
+            return self.daemon.curl_argv(path, data=data, max_time=self.timeout)
+        return self.upstream.curl_argv(path, data=data, max_time=self.timeout)
 
-    def start_upstream(self, query: str) -> Callable[[int], subprocess.Popen[Any]]:
-        argv = self.upstream.curl_argv("/query", data=query, max_time=self.timeout)
+    def start(self, system: str, query: str) -> Callable[[int], subprocess.Popen[Any]]:
+        if system == "stenoquery":
+            argv = self.stenoquery_argv(query)
 
-        def start(stdout: int) -> subprocess.Popen[Any]:
+            def start_local(stdout: int) -> subprocess.Popen[Any]:
+                return subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+
+            return start_local
+        argv = self.curl_argv(system, "/query", query)
+
+        def start_curl(stdout: int) -> subprocess.Popen[Any]:
             return self.lab.popen(argv, stdout=stdout, stderr=subprocess.PIPE)
 
-        return start
+        return start_curl
 
 
 def _stop_local(proc: subprocess.Popen[Any]) -> None:
@@ -382,28 +406,23 @@ def _stop_local(proc: subprocess.Popen[Any]) -> None:
 
 
 def run_one(sides: Sides, system: str, query: str) -> dict[str, Any]:
-    server_pid = sides.upstream.proc.pid if sides.upstream.proc is not None else 0
-    cpu0 = process_cpu(server_pid)
-    if system == "steno":
-        stream = run_stream(
-            sides.start_steno(query), timeout=sides.timeout, stop=_stop_local, device=sides.device
-        )
-    else:
-        stream = run_stream(
-            sides.start_upstream(query),
-            timeout=sides.timeout + 10,
-            stop=sides.lab.stop,
-            device=sides.device,
-        )
-    server_cpu = process_cpu(server_pid) - cpu0
+    local = system == "stenoquery"
+    server_pid = sides.server_pid(system)
+    cpu0 = process_cpu(server_pid) if server_pid else 0.0
+    stream = run_stream(
+        sides.start(system, query),
+        timeout=sides.timeout if local else sides.timeout + 10,  # curl has --max-time
+        stop=_stop_local if local else sides.lab.stop,
+        device=sides.device,
+    )
     d = _stream_dict(stream)
-    if system == "upstream":
-        d["server_cpu_s"] = server_cpu
-        tail = stream.stderr.strip().splitlines()
-        d["http_status"] = int(tail[-1][-3:]) if tail and tail[-1][-3:].isdigit() else None
-        d["ok"] = stream.exit_status == 0 and d["http_status"] == 200 and stream.complete
-    else:
+    if local:
         d["ok"] = stream.exit_status == 0 and stream.complete
+        return d
+    d["server_cpu_s"] = process_cpu(server_pid) - cpu0
+    tail = stream.stderr.strip().splitlines()
+    d["http_status"] = int(tail[-1][-3:]) if tail and tail[-1][-3:].isdigit() else None
+    d["ok"] = stream.exit_status == 0 and d["http_status"] == 200 and stream.complete
     return d
 
 
@@ -420,7 +439,9 @@ def run_queries(
 ) -> list[dict[str, Any]]:
     rows = []
     for k, q in enumerate(qs):
-        order = ("steno", "upstream") if k % 2 == 0 else ("upstream", "steno")
+        # Who goes first turns with each query: the page cache and the disk's
+        # mood are not always on the same side.
+        order = SYSTEMS[k % len(SYSTEMS) :] + SYSTEMS[: k % len(SYSTEMS)]
         row: dict[str, Any] = {"name": q.name, "query": q.text, "kind": q.kind, "truth": q.truth}
         for system in order:
             files = evict_files()
@@ -430,7 +451,7 @@ def run_queries(
             warm = run_one(sides, system, q.text)
             row[system] = {"cold": cold, "warm": warm, "cached_after_evict": left}
             print(
-                f"  {q.name:<22} {system:<8} cold {cold['seconds']:8.2f} s  "
+                f"  {q.name:<22} {system:<10} cold {cold['seconds']:8.2f} s  "
                 f"warm {warm['seconds']:8.2f} s  {warm['packets']:>10,} pkts  "
                 f"{warm['mb_per_s']:8.1f} MB/s" + ("" if cold["ok"] and warm["ok"] else "  FAILED"),
                 flush=True,
@@ -440,7 +461,8 @@ def run_queries(
 
 
 def fixed_costs(sides: Sides, repeat: int = 3) -> dict[str, Any]:
-    """The cost of asking at all: interpreter and imports, TLS, upstream's client."""
+    """The cost of asking at all: TLS and a request, each side's own client,
+    the interpreter and imports of a local stenoquery."""
 
     def timed(start: Callable[[], subprocess.Popen[Any]], stop: Callable[..., object]) -> float:
         t0 = time.perf_counter()
@@ -450,30 +472,35 @@ def fixed_costs(sides: Sides, repeat: int = 3) -> dict[str, Any]:
         stop(proc)
         return seconds
 
-    lab, up = sides.lab, sides.upstream
+    lab = sides.lab
+
+    def in_lab(argv: list[str], env: dict[str, str] | None = None) -> Callable[[], float]:
+        return lambda: timed(
+            lambda: lab.popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+            lab.stop,
+        )
+
+    empty = [f"host {ABSENT_HOST}", "-w", "/dev/null"]
     probes: dict[str, Callable[[], float]] = {
-        "steno: stenoquery --help (interpreter and imports)": lambda: timed(
+        "steno: curl /debug/stats (TLS handshake, one request)": in_lab(
+            sides.curl_argv("steno", "/debug/stats")
+        ),
+        "upstream: curl /debug/stats (TLS handshake, one request)": in_lab(
+            sides.curl_argv("upstream", "/debug/stats")
+        ),
+        f"steno: its stenoread 'host {ABSENT_HOST}' -w /dev/null": in_lab(
+            [venv_tool("stenoread"), *empty], sides.daemon.env
+        ),
+        f"upstream: its stenoread 'host {ABSENT_HOST}' -w /dev/null": in_lab(
+            [STENOREAD, *empty], sides.upstream.client_env
+        ),
+        "stenoquery --help (interpreter and imports)": lambda: timed(
             lambda: subprocess.Popen(
                 [sys.executable, "-m", "steno.cli.stenoquery", "--help"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             ),
             _stop_local,
-        ),
-        "upstream: curl /debug/stats (TLS handshake, one request)": lambda: timed(
-            lambda: lab.popen(
-                up.curl_argv("/debug/stats"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            ),
-            lab.stop,
-        ),
-        f"upstream: stenoread 'host {ABSENT_HOST}' -w /dev/null": lambda: timed(
-            lambda: lab.popen(
-                [STENOREAD, f"host {ABSENT_HOST}", "-w", "/dev/null"],
-                env=up.client_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            ),
-            lab.stop,
         ),
     }
     out = {}
@@ -484,6 +511,32 @@ def fixed_costs(sides: Sides, repeat: int = 3) -> dict[str, Any]:
     return out
 
 
+def start_daemon(p: Params, lab: Lab, base: Path, steno: Stenotype) -> Stenographer:
+    """steno's daemon serving the store steno's stenotype built, with upstream's
+    certificates (the same keys and CA for both servers).
+
+    Its own stenotype captures on cap0, where nothing is sent any more: it adds
+    an empty file every ``--fileage_sec``, which changes no answer.  Retention
+    cannot touch the store (1 % disk free, 30,000 files)."""
+    daemon = Stenographer(
+        lab,
+        base / "daemon",
+        flags=daemon_flags(p),
+        dirs=[steno.dirs(0)],
+        cert_dir=base / "certs",
+        extra={"QueryTimeoutSec": int(p.timeout)},
+    )
+    daemon.start(ready_timeout=120)
+    d = steno.dirs(0)
+    want = {n for n in os.listdir(d.index) if not is_hidden(n) and parse_micros(n)}
+    deadline = time.monotonic() + 120
+    while not want <= daemon.tracked(0):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the daemon does not serve {want}:\n{daemon.log()[-3000:]}")
+        time.sleep(0.5)
+    return daemon
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -491,7 +544,7 @@ def preflight() -> None:
     problems = []
     if os.geteuid() != 0:
         problems.append("run as root (a lab namespace, raw sockets)")
-    for tool in (STENOGRAPHER, STENOTYPE, STENOKEYS, STENOREAD, "/usr/bin/curl"):
+    for tool in (STENOGRAPHER, STENOTYPE, STENOKEYS, STENOREAD, CURL):
         if not Path(tool).exists():
             problems.append(f"{tool} is missing (apt-get install stenographer stenographer-client)")
     for tool in ("jq", "openssl", "fincore"):
@@ -548,6 +601,7 @@ def run(p: Params) -> dict[str, Any]:
             lab, base / "upstream", threads=1, flags=upstream_flags(p), cert_dir=base / "certs"
         )
         steno = Stenotype(lab, base / "steno", *steno_flags(p))
+        daemon: Stenographer | None = None
         try:
             make_certs(base / "certs")
             upstream.start()
@@ -561,12 +615,15 @@ def run(p: Params) -> dict[str, Any]:
             start = (start + NS - 1) // NS * NS
             qs = queries(p, traffic, picks, (start, start + width))
             result["window_ns"] = [start, start + width]
+            print("steno's daemon, serving steno's store:", flush=True)
+            daemon = start_daemon(p, lab, base, steno)
+            result["daemon_config"] = json.loads(daemon.config_path.read_text())
             print("disk read bandwidth:", flush=True)
             disk = measure_disk(upstream)
-            sides = Sides(lab, upstream, steno.base, p.timeout, block_device(steno.base))
+            sides = Sides(lab, upstream, daemon, steno.base, p.timeout, block_device(steno.base))
             print("fixed costs:", flush=True)
             result["fixed_costs"] = fixed_costs(sides)
-            print("queries (cold: store evicted first; warm: run again):", flush=True)
+            print("queries (cold: stores evicted first; warm: run again):", flush=True)
 
             def all_store_files() -> list[Path]:
                 dirs = [*upstream.all_dirs(), steno.dirs(0)]
@@ -587,10 +644,18 @@ def run(p: Params) -> dict[str, Any]:
             disk += measure_disk(upstream)
             result["disk"] = [attrs.asdict(r) | {"mb_per_s": r.mb_per_s} for r in disk]
             result["upstream_log_tail"] = upstream.log()[-3000:]
+            result["daemon_log_tail"] = daemon.log()[-3000:]
+            result["daemon_files_added"] = len(
+                [n for n in os.listdir(steno.dirs(0).packets) if parse_micros(n) is not None]
+            ) - int(cap["steno"]["files"])
         finally:
-            if steno.proc is not None and steno.proc.poll() is None:
-                lab.stop(steno.proc, 30)
-            upstream.stop()
+            try:
+                if daemon is not None and daemon.proc is not None and daemon.proc.poll() is None:
+                    daemon.stop()
+            finally:
+                if steno.proc is not None and steno.proc.poll() is None:
+                    lab.stop(steno.proc, 30)
+                upstream.stop()
     return result
 
 

@@ -15,10 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from steno.lab.curl import curl_argv
 from steno.lab.netns import Lab
 from steno.lab.stenotype_run import SMALL
+from steno.store.naming import ThreadDirs
 
 PORT = 19123
+HOST = "127.0.0.1"
 
 
 def venv_tool(name: str) -> str:
@@ -40,30 +43,41 @@ class Stenographer:
         port: int = PORT,
         thread_extra: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        dirs: Sequence[ThreadDirs] | None = None,
+        cert_dir: Path | None = None,
     ) -> None:
+        """``dirs``: serve (and capture into) these existing thread directories
+        rather than new ones under ``base``.  ``cert_dir``: use the certificates
+        there (steno's or upstream's ``stenokeys``) rather than make new ones."""
         self.lab = lab
         self.base = base
         self.port = port
         self.config_path = base / "config"
         self.log_path = base / "stenographer.log"
-        self.cert_path = base / "certs"
+        self.cert_path = base / "certs" if cert_dir is None else cert_dir
         self.proc: subprocess.Popen[Any] | None = None
         base.mkdir(parents=True, exist_ok=True)
+        if dirs is None:
+            dirs = [
+                ThreadDirs(i, base / f"thread{i}" / "packets", base / f"thread{i}" / "index")
+                for i in range(threads)
+            ]
+        self.dirs = list(dirs)
         config: dict[str, Any] = {
             "Threads": [
                 {
-                    "PacketsDirectory": str(base / f"thread{i}" / "packets"),
-                    "IndexDirectory": str(base / f"thread{i}" / "index"),
+                    "PacketsDirectory": str(d.packets),
+                    "IndexDirectory": str(d.index),
                     "DiskFreePercentage": 1,
                     "MaxDirectoryFiles": 30000,
                     **(thread_extra or {}),
                 }
-                for i in range(threads)
+                for d in self.dirs
             ],
             "StenotypePath": venv_tool("stenotype"),
             "Interface": "cap0",
             "Port": port,
-            "Host": "127.0.0.1",
+            "Host": HOST,
             "Flags": ["--uid=root", "--gid=root", *flags],
             "CertPath": str(self.cert_path),
             **(extra or {}),
@@ -140,5 +154,23 @@ class Stenographer:
         argv = ["curl", "-sS", "--cacert", str(c / "ca_cert.pem")]
         if cert:
             argv += ["--cert", str(c / "client_cert.pem"), "--key", str(c / "client_key.pem")]
-        argv += [*args, f"https://127.0.0.1:{self.port}{path}"]
+        argv += [*args, self.url(path)]
         return self.lab.run_bytes(argv, timeout=60)
+
+    def url(self, path: str) -> str:
+        return f"https://{HOST}:{self.port}{path}"
+
+    def curl_argv(
+        self, path: str, *, data: str | None = None, max_time: float = 900.0
+    ) -> list[str]:
+        """curl with the client certificate, streaming the body to stdout unbuffered,
+        the HTTP status last on stderr (as ``UpstreamServer.curl_argv``)."""
+        return curl_argv(self.cert_path, self.url(path), data=data, max_time=max_time)
+
+    def tracked(self, thread: int = 0) -> set[str]:
+        """Names of the files thread N's catalogue holds (``/debug/t<N>/files``)."""
+        done = self.curl(f"/debug/t{thread}/files", "--fail")
+        if done.returncode != 0:
+            raise AssertionError(f"/debug/t{thread}/files: {done.stderr.decode(errors='replace')}")
+        lines = done.stdout.decode(errors="replace").splitlines()[1:]
+        return {ln.strip() for ln in lines if ln.strip()}

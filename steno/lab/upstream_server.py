@@ -48,6 +48,7 @@ from typing import Any
 
 import attrs
 
+from steno.lab.curl import curl_argv
 from steno.lab.netns import Lab, LabError
 from steno.store.naming import ThreadDirs, is_hidden, parse_micros
 
@@ -55,7 +56,6 @@ STENOGRAPHER = "/usr/sbin/stenographer"
 STENOTYPE = "/usr/sbin/stenotype"
 STENOKEYS = "/usr/sbin/stenokeys"
 STENOREAD = "/usr/bin/stenoread"
-CURL = "/usr/bin/curl"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 1234
 SYNC_SECONDS = 15.0
@@ -334,30 +334,14 @@ class UpstreamServer:
         max_time: float = 900.0,
     ) -> list[str]:
         """curl with the client certificate, streaming the body to stdout unbuffered."""
-        c = self.cert_dir
-        argv = [
-            CURL,
-            "--silent",
-            "--show-error",
-            "--no-buffer",
-            "--cacert",
-            str(c / "ca_cert.pem"),
-            "--cert",
-            str(c / "client_cert.pem"),
-            "--key",
-            str(c / "client_key.pem"),
-            "--max-time",
-            str(max_time),
-            "--write-out",
-            write_out,
-            "--output",
-            "-",
-        ]
-        for name, value in (headers or {}).items():
-            argv += ["--header", f"{name}: {value}"]
-        if data is not None:
-            argv += ["--data-binary", data]
-        return [*argv, self.url(path)]
+        return curl_argv(
+            self.cert_dir,
+            self.url(path),
+            data=data,
+            headers=headers,
+            write_out=write_out,
+            max_time=max_time,
+        )
 
     def get(
         self,
