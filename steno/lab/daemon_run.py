@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from steno.lab.curl import curl_argv
+from steno.lab.logged_process import LoggedProcess
 from steno.lab.netns import Lab
 from steno.lab.stenotype_run import SMALL
 from steno.store.naming import ThreadDirs
@@ -30,7 +29,7 @@ def venv_tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-class Stenographer:
+class Stenographer(LoggedProcess):
     """One daemon capturing on the lab's cap0, answering on the lab's loopback."""
 
     def __init__(
@@ -49,13 +48,11 @@ class Stenographer:
         """``dirs``: serve (and capture into) these existing thread directories
         rather than new ones under ``base``.  ``cert_dir``: use the certificates
         there (steno's or upstream's ``stenokeys``) rather than make new ones."""
-        self.lab = lab
+        super().__init__(lab, "stenographer", base / "stenographer.log")
         self.base = base
         self.port = port
         self.config_path = base / "config"
-        self.log_path = base / "stenographer.log"
         self.cert_path = base / "certs" if cert_dir is None else cert_dir
-        self.proc: subprocess.Popen[Any] | None = None
         base.mkdir(parents=True, exist_ok=True)
         if dirs is None:
             dirs = [
@@ -103,43 +100,16 @@ class Stenographer:
         """Starts the daemon (with `env` as its environment, if given); returns once ready."""
         if not (self.cert_path / "ca_cert.pem").exists():
             self.make_certs()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        try:
-            self.proc = self.lab.popen(
-                [sys.executable, "-m", "steno.cli.stenographer", "-config", str(self.config_path)],
-                stdout=log,
-                stderr=log,
-                env=env,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + ready_timeout
-        while "stenographer ready" not in self.log():
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"stenographer exited with {self.proc.returncode}:\n{self.log()}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"stenographer not ready after {ready_timeout} s:\n{self.log()}"
-                )
-            time.sleep(0.05)
+        self.launch(
+            [sys.executable, "-m", "steno.cli.stenographer", "-config", str(self.config_path)],
+            ready="stenographer ready",
+            timeout=ready_timeout,
+            env=env,
+        )
         return self
 
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def stop(self, timeout: float = 40.0) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.lab.stop(self.proc, 1)
-            raise AssertionError(f"stenographer ignored SIGTERM:\n{self.log()}") from None
+        return self.terminate(timeout)
 
     def stenoread(
         self, query: str, *args: str, timeout: float = 120.0, tool: str | None = None

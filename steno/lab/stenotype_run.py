@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
+from steno.lab.logged_process import LoggedProcess
 from steno.lab.netns import Lab
 from steno.lab.pcap import iter_pcap
 from steno.store.naming import ThreadDirs, is_hidden, parse_micros
@@ -29,18 +26,16 @@ SMALL = (
 BLOCK_SIZE = 64 * 1024
 
 
-class Stenotype:
+class Stenotype(LoggedProcess):
     """One stenotype process capturing on the lab's cap0 into ``base``."""
 
     def __init__(
         self, lab: Lab, base: Path, *flags: str, identity: tuple[str, ...] | None = None
     ) -> None:
-        self.lab = lab
+        super().__init__(lab, "stenotype", base.parent / f"{base.name}.log")
         self.base = base
         self.flags = flags or SMALL
         self.identity = ("--uid=root", "--gid=root") if identity is None else identity
-        self.log_path = base.parent / f"{base.name}.log"
-        self.proc: subprocess.Popen[Any] | None = None
 
     def argv(self) -> list[str]:
         return self.lab.python(
@@ -54,42 +49,12 @@ class Stenotype:
 
     def start(self, *, ready_timeout: float = 20.0) -> Stenotype:
         self.base.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        try:
-            self.proc = self.lab.popen(self.argv(), stdout=log, stderr=log)
-        finally:
-            log.close()
-        deadline = time.monotonic() + ready_timeout
-        while "Capturing on" not in self.log():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"stenotype exited with {self.proc.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"stenotype not ready after {ready_timeout} s:\n{self.log()}")
-            time.sleep(0.05)
+        self.launch(self.argv(), ready="Capturing on", timeout=ready_timeout)
         return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM and wait; returns the exit status."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.lab.stop(self.proc, 1)
-            raise AssertionError(
-                f"stenotype ignored SIGTERM for {timeout} s:\n{self.log()}"
-            ) from None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        return self.terminate(timeout)
 
     def dirs(self, thread: int = 0) -> ThreadDirs:
         return ThreadDirs.under(self.base, thread)

@@ -49,6 +49,7 @@ from typing import Any
 import attrs
 
 from steno.lab.curl import curl_argv
+from steno.lab.logged_process import LoggedProcess
 from steno.lab.netns import Lab, LabError
 from steno.store.naming import ThreadDirs, is_hidden, parse_micros
 
@@ -147,7 +148,7 @@ def _cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
-class UpstreamServer:
+class UpstreamServer(LoggedProcess):
     """Upstream's ``stenographer`` in a lab namespace, capturing on ``cap0``.
 
     Thread N stores into ``base/thread<N>/{packets,index}``; the config is
@@ -169,7 +170,7 @@ class UpstreamServer:
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
-        self.lab = lab
+        super().__init__(lab, "stenographer", base / "server.log", error=UpstreamServerError)
         self.base = base
         self.threads = threads
         self.flags = tuple(flags)
@@ -179,8 +180,6 @@ class UpstreamServer:
         self.stenotype_path = stenotype_path
         self.max_open_files = max_open_files
         self.config_path = base / "config"
-        self.log_path = base / "server.log"
-        self.proc: subprocess.Popen[Any] | None = None
         self._stenotypes: dict[int, int | None] = {}  # pid -> start time
         self._verbose = any(f.startswith("-v") for f in self.flags)
 
@@ -242,35 +241,24 @@ class UpstreamServer:
         # The server makes its directory of symlinks with mkdtemp, which honours
         # TMPDIR, and never removes it (it exits through log.Fatal): keep it here.
         self.tmpdir.mkdir(exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        try:
-            self.proc = self.lab.popen(
-                [STENOGRAPHER, f"-config={self.config_path}", "-syslog=false"],
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "TMPDIR": str(self.tmpdir)},
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            self._remember_stenotypes()
-            if self.proc.poll() is not None:
-                raise UpstreamServerError(
-                    f"stenographer exited with {self.proc.returncode}:\n{self.log()}"
-                )
-            # stenotype says so only with -v; without it, its being alive must do.
-            capturing = not self._verbose or (
-                self.log().count("starting to process packets") >= self.threads
-            )
-            if capturing and self._stenotypes and self.serving():
-                return self
-            if time.monotonic() > deadline:
-                raise UpstreamServerError(
-                    f"stenographer not ready after {ready_timeout} s:\n{self.log()}"
-                )
-            time.sleep(0.1)
+        self.launch(
+            [STENOGRAPHER, f"-config={self.config_path}", "-syslog=false"],
+            ready=self._ready,
+            timeout=ready_timeout,
+            env={**os.environ, "TMPDIR": str(self.tmpdir)},
+            poll=0.1,
+            stdin=subprocess.DEVNULL,
+        )
+        return self
+
+    def _ready(self) -> bool:
+        """Serving, and every stenotype it started is capturing."""
+        self._remember_stenotypes()
+        # stenotype says so only with -v; without it, its being alive must do.
+        capturing = not self._verbose or (
+            self.log().count("starting to process packets") >= self.threads
+        )
+        return capturing and bool(self._stenotypes) and self.serving()
 
     def _remember_stenotypes(self) -> None:
         if self.proc is None:
@@ -285,9 +273,6 @@ class UpstreamServer:
         """The stenotype processes this server started that are still running."""
         self._remember_stenotypes()
         return [p for p, t in self._stenotypes.items() if t is not None and _start_time(p) == t]
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace: float = 3.0) -> None:
         """Stops the server (by PID), then every stenotype it started."""
@@ -312,12 +297,6 @@ class UpstreamServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     # -- HTTP --
 

@@ -12,16 +12,14 @@ Upstream quirks this works around (``docs/upstream-compat.md``):
 from __future__ import annotations
 
 import os
-import signal
 import struct
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 
+from steno.lab.logged_process import LoggedProcess
 from steno.lab.netns import Lab
 from steno.store.naming import ThreadDirs, is_hidden, parse_micros
 from steno.store.packet_file import PacketFile
@@ -52,43 +50,24 @@ class StoredPacket:
     stripped_tci: int | None  # the kernel's tp_vlan_tci when it removed a tag
 
 
-class UpstreamStenotype:
+class UpstreamStenotype(LoggedProcess):
     """Debian's stenotype capturing on the lab's cap0 into base/PKT0, base/IDX0."""
 
     def __init__(self, lab: Lab, base: Path, *flags: str) -> None:
-        self.lab = lab
+        super().__init__(lab, "stenotype", base.parent / f"{base.name}.upstream.log")
         self.base = base
         self.flags = flags or FLAGS
-        self.log_path = base.parent / f"{base.name}.upstream.log"
-        self.proc: subprocess.Popen[Any] | None = None
         self.dirs = ThreadDirs.under(base, 0)
 
     def start(self, *, ready_timeout: float = 20.0) -> UpstreamStenotype:
         self.dirs.packets.mkdir(parents=True, exist_ok=True)
         self.dirs.index.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        try:
-            self.proc = self.lab.popen(
-                [STENOTYPE, f"--dir={self.base}", "--iface=cap0", *self.flags],
-                stdout=log,
-                stderr=log,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + ready_timeout
-        while "starting to process packets" not in self.log():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"stenotype exited with {self.proc.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"stenotype not ready after {ready_timeout} s:\n{self.log()}")
-            time.sleep(0.05)
+        self.launch(
+            [STENOTYPE, f"--dir={self.base}", "--iface=cap0", *self.flags],
+            ready="starting to process packets",
+            timeout=ready_timeout,
+        )
         return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def wait_sealed(self, packets: int, timeout: float = 30.0) -> list[str]:
         """Waits until sealed packet files with sealed indexes hold `packets`
@@ -110,10 +89,7 @@ class UpstreamStenotype:
     def stop(self) -> int | None:
         """SIGTERM (upstream may abort on it: the exit status is reported, not
         judged); SIGKILL if it lingers."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.lab.stop(self.proc, 10)
+        return self.stop_within(10)
 
 
 def sealed_names(dirs: ThreadDirs) -> list[str]:
