@@ -8,7 +8,7 @@ import random
 from array import array
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from steno.native._steno import ffi
 
@@ -51,6 +51,7 @@ def _pages(ranges: list[tuple[int, int]]) -> set[int]:
     st.lists(st.integers(0, 40 * BLOCK - 1), unique=True, max_size=60),
     st.integers(1, 40 * BLOCK),
 )
+@example(raw=[49152, 126976], size=126977)  # a bridged page between two blocks' pages
 def test_ranges_cover_every_page_a_packet_needs_and_stay_in_the_file(
     raw: list[int], size: int
 ) -> None:
@@ -67,9 +68,21 @@ def test_ranges_cover_every_page_a_packet_needs_and_stay_in_the_file(
         assert off % PAGE == 0 and length > 0 and off + length <= size
         if nxt is not None:  # disjoint, and further apart than the gap (else one range)
             assert off + length + PREFETCH_GAP_PAGES * PAGE < nxt
-    assert pages <= {
-        p for pos in positions for p in range(pos // PAGE - BLOCK // PAGE, pos // PAGE + 2)
+    # Nothing else is read: a range starts and ends on a wanted page (or at the
+    # end of the file) and bridges at most ``gap`` unwanted pages at a time.
+    wanted = {
+        p
+        for pos in positions
+        for p in (pos // PAGE, pos // PAGE + 1, (pos - pos % BLOCK) // PAGE)
+        if p <= last_page
     }
+    for off, length in ranges:
+        first, last = off // PAGE, (off + length - 1) // PAGE
+        assert first in wanted and last in wanted
+        unwanted_run = 0
+        for page in range(first, last + 1):
+            unwanted_run = 0 if page in wanted else unwanted_run + 1
+            assert unwanted_run <= PREFETCH_GAP_PAGES
 
 
 def test_consecutive_pages_are_one_request() -> None:
