@@ -118,8 +118,11 @@ async def _send_response(conn: h11.Connection, stream: trio.abc.Stream, response
     body = response.body
 
     async def send(chunk: bytes) -> None:
+        # Passthrough: h11 frames the chunk without copying a megabyte into
+        # one joined buffer; the framing goes as its own small writes.
         if chunk:
-            await stream.send_all(conn.send(h11.Data(data=chunk)))
+            for piece in conn.send_with_data_passthrough(h11.Data(data=chunk)) or ():
+                await stream.send_all(piece)
 
     completed = False
     async with trio.open_nursery() as nursery:

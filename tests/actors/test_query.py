@@ -4,6 +4,7 @@ are real; only TLS and sockets are left out), on a store built on disk."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -166,3 +167,35 @@ async def test_queries_over_the_cap_wait_then_get_503(
         await c1.aclose()
         await c2.aclose()
     assert 'steno_queries_total{outcome="busy"} 1.0' in stats.metrics().decode()
+
+
+async def test_a_read_error_mid_answer_cuts_it_off_after_what_was_read(
+    store: StaticStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunks before the failure reach the client in order, then the answer
+    ends without its final chunk; the failing answer is closed and counted.
+    (A disk error cannot be caused on demand here, so the engine's chunks are
+    replaced by ones that fail after three.)"""
+    closed = []
+
+    def failing_answer(*_: object) -> Iterator[bytes]:
+        try:
+            for n in range(3):
+                yield bytes([n]) * 300_000
+            raise OSError(5, "Input/output error")
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr("steno.actors.query.run_query", failing_answer)
+    qa, stats = actor(store)
+    client, server = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_connection, server, qa.handle)
+        await client.send_all(request(b"tcp"))
+        status, body, complete = await read_response(client)
+        await client.aclose()
+    assert (status, complete) == (200, False)
+    assert body == b"".join(bytes([n]) * 300_000 for n in range(3))
+    assert closed == [True]
+    assert qa.active == 0
+    assert 'steno_queries_total{outcome="error"} 1.0' in stats.metrics().decode()
