@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import trio
+from outcome import Error, Outcome, Value
 
 from steno.actors.heartbeat import Heartbeat
 from steno.actors.stats import METRICS_CONTENT_TYPE, Stats
@@ -52,6 +53,7 @@ from steno.store.open_files import OpenFiles
 log = logging.getLogger("steno.query")
 
 _FILES_PATH = re.compile(r"/debug/t(\d+)/files")
+_READ_AHEAD = 2  # chunks (1 MiB each) read before the client has taken them
 
 
 class BadLimit(ValueError):
@@ -103,11 +105,7 @@ class _QueryBody:
         outcome = "error"
         try:
             with trio.fail_after(actor.timeout):
-                while True:
-                    chunk = await trio.to_thread.run_sync(next, self._chunks, None)
-                    if chunk is None:
-                        break
-                    await send(chunk)
+                await self._send_read_ahead(send)
             outcome = "limited" if self._run.limited else "ok"
         except trio.TooSlowError:
             outcome = "timeout"
@@ -119,6 +117,48 @@ class _QueryBody:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self._chunks.close)  # type: ignore[attr-defined]
             actor.finished(self._run, self._text, self._peer, outcome, time.monotonic() - started)
+
+    async def _send_read_ahead(self, send: Send) -> None:
+        """Sends each chunk while a worker thread reads the next ones, so packet
+        extraction (C, without the GIL) and TLS overlap instead of taking turns.
+
+        The reader never raises: it passes each result, error included, as an
+        outcome, so a failure surfaces here in the order the chunks came.  The
+        nursery's group is unwrapped so that callers see the error itself (a
+        broken connection, a read error, a cancellation), as without read-ahead.
+        Once the nursery has closed no thread is inside the chunk generator
+        (``to_thread`` waits for it), so ``write_to`` may close it.
+        """
+        ready, results = trio.open_memory_channel[Outcome[bytes | None]](_READ_AHEAD)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._read_ahead, ready)
+                async with results:
+                    async for result in results:
+                        chunk = result.unwrap()
+                        if chunk is None:
+                            break
+                        await send(chunk)
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0] from None
+
+    async def _read_ahead(self, ready: trio.MemorySendChannel[Outcome[bytes | None]]) -> None:
+        async with ready:
+            while True:
+                result = await trio.to_thread.run_sync(self._next_chunk)
+                try:
+                    await ready.send(result)
+                except trio.BrokenResourceError:
+                    return  # the sender stopped: its own error is the one to raise
+                if not isinstance(result, Value) or result.value is None:
+                    return
+
+    def _next_chunk(self) -> Outcome[bytes | None]:
+        """The next chunk, None at the end, or the error that ended the answer."""
+        try:
+            return Value(next(self._chunks, None))
+        except Exception as exc:  # raised by the sender, in order
+            return Error(exc)
 
 
 class QueryActor:
