@@ -21,8 +21,9 @@ One run:
    fixed cost of each side.  For each query and each of steno's server,
    upstream's server and ``stenoquery``: the stores' files are evicted from the
    page cache (``posix_fadvise DONTNEED``), the query runs (cold), and runs
-   again (warm).  Both servers are asked the same way: curl, mutual TLS,
-   ``POST /query`` on the lab namespace's loopback.  ``stenoquery --dir`` on
+   again (warm; an answer quicker than 2 s five times, the median reported).
+   Both servers are asked the same way: curl, mutual TLS, ``POST /query`` on
+   the lab namespace's loopback.  ``stenoquery --dir`` on
    steno's store is the extra, local column.
 5. JSON with every number and a Markdown table with ratios (steno's server /
    upstream's), under ``bench/results/``.
@@ -85,6 +86,8 @@ from steno.query.times import format_rfc3339
 from steno.store.naming import is_hidden, parse_micros
 
 RESULTS = Path(__file__).parent / "results"
+WARM_REPEATS = 5  # warm runs of a quick answer; the median is reported
+QUICK_S = 2.0
 NS = 1_000_000_000
 ABSENT_HOST = "198.19.255.254"
 """In the generator's server range but never drawn: an empty answer."""
@@ -426,6 +429,19 @@ def run_one(sides: Sides, system: str, query: str) -> dict[str, Any]:
     return d
 
 
+def run_warm(sides: Sides, system: str, query: str) -> dict[str, Any]:
+    """The warm run: for an answer quicker than ``QUICK_S`` the median of
+    ``WARM_REPEATS`` runs, since one stray pause of the VM (tens of ms, seen
+    in repeated runs) is as long as the whole answer.  Every run's time is kept."""
+    runs = [run_one(sides, system, query)]
+    if runs[0]["seconds"] < QUICK_S:
+        runs += [run_one(sides, system, query) for _ in range(WARM_REPEATS - 1)]
+    chosen = dict(sorted(runs, key=lambda r: float(r["seconds"]))[len(runs) // 2])
+    chosen["warm_runs_s"] = [r["seconds"] for r in runs]
+    chosen["ok"] = all(r["ok"] for r in runs)
+    return chosen
+
+
 def _stream_dict(s: Stream) -> dict[str, Any]:
     d = attrs.asdict(s)
     d["mb_per_s"] = s.mb_per_s
@@ -448,7 +464,7 @@ def run_queries(
             evict(files)
             left = cached_bytes(files)
             cold = run_one(sides, system, q.text)
-            warm = run_one(sides, system, q.text)
+            warm = run_warm(sides, system, q.text)
             row[system] = {"cold": cold, "warm": warm, "cached_after_evict": left}
             print(
                 f"  {q.name:<22} {system:<10} cold {cold['seconds']:8.2f} s  "

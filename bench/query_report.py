@@ -261,7 +261,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         *_table(result, "cold"),
         "",
-        "### Warm cache (the same query again)",
+        "### Warm cache (the same query again; an answer under 2 s: the median of 5 runs)",
         "",
         *_table(result, "warm"),
     ]
