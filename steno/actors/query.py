@@ -9,9 +9,10 @@ without one never gets to send a request).
 A query: its text is parsed (a bad query is a 400 whose body is the parser's
 message, pointing at the token -- upstream said only "could not parse
 query"), planned, and run by the engine in worker threads, chunk by chunk,
-over the store's current catalogue, two chunks ahead of what TLS is sending.  At most ``max_concurrent`` run at once
-(more wait up to ``queue_timeout`` for a slot, then get a 503), each within
-``timeout`` seconds; a client that disconnects cancels its query at once.
+over the store's current catalogue, two chunks ahead of what TLS is
+sending.  At most ``max_concurrent`` run at once (more wait up to
+``queue_timeout`` for a slot, then get a 503), each within ``timeout``
+seconds; a client that disconnects cancels its query at once.
 If a query fails after its answer began -- it timed out, a read failed -- the
 response is cut off without its final chunk, so the client knows the pcap is
 incomplete.
