@@ -67,12 +67,13 @@ from bench.query_measure import (
 )
 from bench.query_profile import profile_query
 from bench.query_report import render_markdown
+from steno.lab.answer_key import matches
 from steno.lab.curl import CURL
 from steno.lab.daemon_run import Stenographer, venv_tool
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.stenotype_run import Stenotype
-from steno.lab.truth import Key, KeyType
+from steno.lab.truth import KeyType
 from steno.lab.upstream_server import (
     STENOGRAPHER,
     STENOKEYS,
@@ -81,7 +82,7 @@ from steno.lab.upstream_server import (
     UpstreamServer,
     make_certs,
 )
-from steno.query import ast, parse
+from steno.query import parse
 from steno.query.times import format_rfc3339
 from steno.store.naming import is_hidden, parse_micros
 
@@ -152,29 +153,9 @@ def _times_sent(p: Params, i: int) -> int:
     return (p.packets - i - 1) // p.distinct + 1 if i < p.packets else 0
 
 
-def _key_match(node: ast.Node, keys: frozenset[Key]) -> bool:
-    match node:
-        case ast.AddressRange(family, first, last):
-            kind = KeyType.IPV4 if family == 4 else KeyType.IPV6
-            return any(k is kind and first <= v <= last for k, v in keys)
-        case ast.Port(n):
-            return (KeyType.PORT, n) in keys
-        case ast.Protocol(n):
-            return (KeyType.PROTO, n) in keys
-        case ast.Vlan(n):
-            return (KeyType.VLAN, n) in keys
-        case ast.Mpls(n):
-            return (KeyType.MPLS, n) in keys
-        case ast.And(ops):
-            return all(_key_match(o, keys) for o in ops)
-        case ast.Or(ops):
-            return any(_key_match(o, keys) for o in ops)
-    raise TypeError(node)
-
-
 def _truth_count(p: Params, traffic: Traffic, text: str) -> int:
     node = parse(text, now=datetime.now(UTC))
-    hits = [_key_match(node, t.keys) for t in traffic.truths]
+    hits = [matches(node, t.keys) for t in traffic.truths]
     return sum(_times_sent(p, i) for i in range(len(traffic)) if hits[traffic.truth_ids[i]])
 
 

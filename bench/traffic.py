@@ -16,16 +16,14 @@ with ENOBUFS is retried, so ``sent`` frames really went out on ``gen0``.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from steno.lab.generator import generate
-from steno.lab.netns import Lab, LabError
+from steno.lab.netns import Lab
 from steno.lab.pcap import write_pcap_frames
 from steno.native.sender import SendResult
 
@@ -86,34 +84,4 @@ def send(lab: Lab, traffic: Traffic, *, rate: int | None, seconds: float) -> Sen
     else:
         count = max(1, round(rate * seconds))
         limit = seconds * 2 + 5
-    argv = lab.python(
-        "steno.lab.send",
-        "--iface",
-        lab.gen,
-        "--pcap",
-        str(traffic.pcap),
-        "--count",
-        str(count),
-        "--max-seconds",
-        f"{limit:g}",
-    )
-    if rate is not None:
-        argv += ["--rate", str(rate)]
-    proc = lab.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=limit + 60)
-    except subprocess.TimeoutExpired:
-        lab.stop(proc)
-        raise LabError(f"the sender did not finish within {limit + 60:g} s") from None
-    lab.stop(proc)
-    if proc.returncode != 0:
-        raise LabError(f"the sender failed ({proc.returncode}): {err.strip()}")
-    d = json.loads(out)
-    return SendResult(
-        sent=d["sent"],
-        errors=d["errors"],
-        retries=d["retries"],
-        elapsed_ns=d["elapsed_ns"],
-        last_error=d["last_error"],
-        timed_out=d["timed_out"],
-    )
+    return lab.send_pcap(traffic.pcap, count=count, rate=rate, max_seconds=limit)

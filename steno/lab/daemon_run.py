@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -100,13 +101,22 @@ class Stenographer(LoggedProcess):
         """Starts the daemon (with `env` as its environment, if given); returns once ready."""
         if not (self.cert_path / "ca_cert.pem").exists():
             self.make_certs()
-        self.launch(
-            [sys.executable, "-m", "steno.cli.stenographer", "-config", str(self.config_path)],
-            ready="stenographer ready",
-            timeout=ready_timeout,
-            env=env,
-        )
+        self.launch(self._argv(), ready="stenographer ready", timeout=ready_timeout, env=env)
         return self
+
+    def start_socket_activated(self, *activate_flags: str) -> subprocess.Popen[Any]:
+        """Starts the daemon as systemd's socket activation does: the port is
+        listened on by ``systemd-socket-activate`` (given ``activate_flags``),
+        which starts the daemon on the first connection -- so nothing is
+        waited for here."""
+        activate = shutil.which("systemd-socket-activate")
+        if activate is None:
+            raise AssertionError("systemd-socket-activate (part of systemd) is missing")
+        argv = [activate, "-l", f"{HOST}:{self.port}", *activate_flags, *self._argv()]
+        return self.launch(argv, ready=lambda: True, timeout=0)
+
+    def _argv(self) -> list[str]:
+        return [sys.executable, "-m", "steno.cli.stenographer", "-config", str(self.config_path)]
 
     def stop(self, timeout: float = 40.0) -> int:
         return self.terminate(timeout)

@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from steno.lab.answer_key import matches
 from steno.lab.daemon_run import Stenographer
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.pcap import iter_pcap
 from steno.lab.stenotype_run import names
-from steno.lab.truth import Key, KeyType
-from steno.query import ast, parse
+from steno.lab.truth import KeyType
+from steno.query import parse
 from steno.store.naming import ThreadDirs
 
 FLAGS = (
@@ -35,27 +36,6 @@ FLAGS = (
     "--fileage_sec=2",
     "--blockage_sec=1",
 )
-
-
-def _matches(node: ast.Node, keys: frozenset[Key]) -> bool:
-    """The answer key for key-only queries, read straight from the generator's truth."""
-    match node:
-        case ast.AddressRange(family, first, last):
-            kind = KeyType.IPV4 if family == 4 else KeyType.IPV6
-            return any(k == kind and first <= v <= last for k, v in keys)
-        case ast.Port(n):
-            return (KeyType.PORT, n) in keys
-        case ast.Protocol(n):
-            return (KeyType.PROTO, n) in keys
-        case ast.Vlan(n):
-            return (KeyType.VLAN, n) in keys
-        case ast.Mpls(n):
-            return (KeyType.MPLS, n) in keys
-        case ast.And(ops):
-            return all(_matches(o, keys) for o in ops)
-        case ast.Or(ops):
-            return any(_matches(o, keys) for o in ops)
-    return True
 
 
 def _popular(traffic: Traffic, kind: KeyType, *, plain: bool = True) -> int:
@@ -111,6 +91,7 @@ def run_demo(*, count: int = 20_000, seed: int = 1, out: Callable[[str], None] =
 
         sent = lab.send((traffic.data, traffic.offsets), rate=20_000)
         sent_at = time.monotonic()
+        sent_ns = time.time_ns()  # the packets' capture time, for the answer key
         out(f"sent {sent.sent} frames at {sent.rate_pps:,.0f} packets/s")
 
         everything = "after 1h ago"
@@ -140,7 +121,9 @@ def run_demo(*, count: int = 20_000, seed: int = 1, out: Callable[[str], None] =
         for query in _queries(traffic):
             node = parse(query, now=now)
             want = collections.Counter(
-                traffic.frame(i) for i in range(len(traffic)) if _matches(node, traffic.keys(i))
+                traffic.frame(i)
+                for i in range(len(traffic))
+                if matches(node, traffic.keys(i), sent_ns)
             )
             got = collections.Counter(_packets(daemon.stenoread(query, "-w", "-").stdout))
             match = got == want

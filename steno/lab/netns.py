@@ -274,14 +274,33 @@ class Lab:
                 write_pcap_frames(out, data, offsets)
             else:
                 write_pcap_frames(out, b"".join(frames), _offsets_of(frames))
+        try:
+            return self.send_pcap(
+                path, count=count, rate=rate, max_seconds=max_seconds, method=method, iface=iface
+            )
+        finally:
+            path.unlink(missing_ok=True)
+
+    def send_pcap(
+        self,
+        pcap: Path,
+        *,
+        count: int | None = None,
+        rate: float | None = None,
+        max_seconds: float = 30.0,
+        method: Method = "mmsg",
+        iface: str = GEN,
+    ) -> SendResult:
+        """Sends the frames of a pcap file from iface (round and round until
+        ``count``, paced at ``rate`` if given, for at most ``max_seconds``)."""
         argv = self.python(
             "steno.lab.send",
             "--iface",
             iface,
             "--pcap",
-            str(path),
+            str(pcap),
             "--max-seconds",
-            str(max_seconds),
+            f"{max_seconds:g}",
             "--method",
             method,
         )
@@ -294,9 +313,7 @@ class Lab:
             out_text, err_text = proc.communicate(timeout=max_seconds + 30)
         except subprocess.TimeoutExpired:
             self.stop(proc)
-            raise LabError(f"the sender did not finish within {max_seconds + 30} s") from None
-        finally:
-            path.unlink(missing_ok=True)
+            raise LabError(f"the sender did not finish within {max_seconds + 30:g} s") from None
         self.stop(proc)
         if proc.returncode != 0:
             raise LabError(f"the sender failed ({proc.returncode}): {err_text.strip()}")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from steno.lab.answer_key import matches
 from steno.lab.daemon_run import Stenographer, venv_tool
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.pcap import iter_pcap
 from steno.query import parse
-from tests.query.answer_key import matches
 
 pytestmark = pytest.mark.lab
 
@@ -198,23 +198,7 @@ def test_socket_activation_serves_on_the_inherited_socket(lab: Lab) -> None:
     assert activate, "systemd-socket-activate is part of systemd"
     d = Stenographer(lab, lab.tmpdir / "steno", port=19124)
     d.make_certs()
-    log = open(d.log_path, "ab")  # noqa: SIM115
-    proc = lab.popen(
-        [
-            activate,
-            "-l",
-            "127.0.0.1:19124",
-            sys.executable,
-            "-m",
-            "steno.cli.stenographer",
-            "-config",
-            str(d.config_path),
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    log.close()
-    d.proc = proc
+    d.start_socket_activated()
     time.sleep(0.5)
     # Lazy: the daemon starts on the first connection, which waits for it.
     reply = d.curl("/debug/stats", "--max-time", "40")

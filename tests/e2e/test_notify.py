@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 
@@ -46,27 +45,14 @@ def test_ready_status_watchdog_cadence_hang_and_stopping(
     assert activate, "systemd-socket-activate is part of systemd"
     d = Stenographer(lab, lab.tmpdir / "steno", port=PORT)
     d.make_certs()
-    with open(d.log_path, "ab") as log:
-        d.proc = lab.popen(
-            [
-                activate,
-                "-l",
-                f"127.0.0.1:{PORT}",
-                "-E",
-                f"NOTIFY_SOCKET={receiver.env_value}",
-                "-E",
-                f"WATCHDOG_USEC={WATCHDOG_USEC}",
-                "-E",
-                "STENO_TEST_HOOKS=1",
-                sys.executable,
-                "-m",
-                "steno.cli.stenographer",
-                "-config",
-                str(d.config_path),
-            ],
-            stdout=log,
-            stderr=log,
-        )
+    proc = d.start_socket_activated(
+        "-E",
+        f"NOTIFY_SOCKET={receiver.env_value}",
+        "-E",
+        f"WATCHDOG_USEC={WATCHDOG_USEC}",
+        "-E",
+        "STENO_TEST_HOOKS=1",
+    )
     time.sleep(0.5)
     assert receiver.drain() == [], "socket activation is lazy: nothing before a client"
     # The first client starts the daemon and waits for it.
@@ -75,7 +61,7 @@ def test_ready_status_watchdog_cadence_hang_and_stopping(
 
     ready = receiver.wait_for(lambda m: "READY" in m, timeout=30)
     # The main process itself (systemd's NotifyAccess=main): socket-activate exec'd it.
-    assert ready.pid == d.proc.pid
+    assert ready.pid == proc.pid
     assert ready.fields["STATUS"].startswith("capturing on cap0, 1 thread: ")
     assert "disk free" in ready.fields["STATUS"]
 
@@ -86,7 +72,7 @@ def test_ready_status_watchdog_cadence_hang_and_stopping(
     # Every gap within the watchdog timeout (what systemd needs), typically half of it.
     assert all(g < WATCHDOG_USEC / 1e6 for g in gaps(pings)), gaps(pings)
     assert 0.8 <= statistics.median(gaps(pings)) <= 1.3, gaps(pings)
-    assert {m.pid for m in receiver.received} == {d.proc.pid}
+    assert {m.pid for m in receiver.received} == {proc.pid}
 
     # A hung actor: the pings stop, STATUS says who.
     hang = d.curl("/debug/hang", "-X", "POST", "-d", "cleanup")
@@ -102,10 +88,10 @@ def test_ready_status_watchdog_cadence_hang_and_stopping(
     assert "Not pinging systemd's watchdog: cleanup made no progress" in d.log()
 
     # SIGTERM: STOPPING=1 first, then a clean exit.
-    d.proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
     stopping = receiver.wait_for(lambda m: "STOPPING" in m, timeout=10)
-    assert stopping.pid == d.proc.pid
-    assert d.proc.wait(40) == 0, d.log()
+    assert stopping.pid == proc.pid
+    assert proc.wait(40) == 0, d.log()
 
 
 def test_an_unreachable_notify_socket_is_not_fatal(lab: Lab) -> None:

@@ -56,6 +56,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from steno.lab.answer_key import matches
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.pcap import PcapRecord, iter_pcap
@@ -65,7 +66,6 @@ from steno.query import ast, parse
 from steno.query.times import format_rfc3339
 from steno.store.packet_file import PacketFile
 from tests.lab.upstream_contract import upstream_keys_of
-from tests.query.answer_key import matches
 
 pytestmark = [pytest.mark.lab, pytest.mark.upstream, pytest.mark.slow]
 

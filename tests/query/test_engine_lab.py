@@ -23,6 +23,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from steno.lab.answer_key import matches
 from steno.lab.generator import Traffic, generate
 from steno.lab.netns import Lab
 from steno.lab.pcap import iter_pcap, read_pcap
@@ -31,7 +32,6 @@ from steno.lab.truth import Key, KeyType
 from steno.query import parse
 from steno.query.times import format_rfc3339
 from steno.store.packet_file import PacketFile
-from tests.query.answer_key import matches
 
 pytestmark = pytest.mark.lab
 

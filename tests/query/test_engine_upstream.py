@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from steno.lab.answer_key import matches
 from steno.lab.pcap import iter_pcap
 from steno.lab.truth import Key, KeyType
 from steno.query import parse
 from steno.store.packet_file import PacketFile
-from tests.query.answer_key import matches
 
 DATA = Path(__file__).parent.parent / "data" / "upstream"
 _TYPES = {
