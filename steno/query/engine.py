@@ -236,6 +236,8 @@ def _file_records(
             run.files_read += 1
             start = prefetched = 0
             sparse = fq.packets.is_sparse(positions)
+            if not sparse:
+                fq.packets.read_sequentially()
             while start < len(positions):
                 if sparse and start >= prefetched:
                     prefetched = min(len(positions), start + PREFETCH)
