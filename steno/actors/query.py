@@ -10,9 +10,11 @@ A query: its text is parsed (a bad query is a 400 whose body is the parser's
 message, pointing at the token -- upstream said only "could not parse
 query"), planned, and run by the engine in worker threads, chunk by chunk,
 over the store's current catalogue, two chunks ahead of what TLS is
-sending.  At most ``max_concurrent`` run at once (more wait up to
-``queue_timeout`` for a slot, then get a 503), each within ``timeout``
-seconds; a client that disconnects cancels its query at once.
+sending.  Packet files stay mapped between queries (``MappedFiles``; a
+deleted file's map is let go of within a second of its last reader).  At
+most ``max_concurrent`` run at once (more wait up to ``queue_timeout`` for a
+slot, then get a 503), each within ``timeout`` seconds; a client that
+disconnects cancels its query at once.
 If a query fails after its answer began -- it timed out, a read failed -- the
 response is cut off without its final chunk, so the client knows the pcap is
 incomplete.
@@ -48,6 +50,7 @@ from steno.http.messages import AbortResponse, Request, Response, Send
 from steno.http.serve import serve_connection
 from steno.query import QuerySyntaxError, parse
 from steno.query.engine import OutputFormat, QueryOptions, QueryRun, run_query
+from steno.query.mapped_files import MappedFiles
 from steno.query.plan import PlanError, plan
 from steno.store.open_files import OpenFiles
 
@@ -55,6 +58,7 @@ log = logging.getLogger("steno.query")
 
 _FILES_PATH = re.compile(r"/debug/t(\d+)/files")
 _READ_AHEAD = 2  # chunks (1 MiB each) read before the client has taken them
+_MAP_SWEEP_SECONDS = 1.0  # how soon a deleted file's kept map lets go of its space
 
 
 class BadLimit(ValueError):
@@ -183,6 +187,7 @@ class QueryActor:
         self._store = store
         self._stats = stats
         self._open = open_files
+        self._maps = MappedFiles(open_files)
         self._config_json = config_json
         self.timeout = timeout
         self._slots = trio.Semaphore(max_concurrent)
@@ -192,10 +197,20 @@ class QueryActor:
         self._hang = hang
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(trio.serve_listeners, self._serve, self._listeners)
-            nursery.start_soon(self.heartbeat.pulse)
-            task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(trio.serve_listeners, self._serve, self._listeners)
+                nursery.start_soon(self.heartbeat.pulse)
+                nursery.start_soon(self._let_go_of_deleted_files)
+                task_status.started()
+        finally:
+            self._maps.close()
+
+    async def _let_go_of_deleted_files(self) -> None:
+        """Maps kept between queries must not keep what retention deleted."""
+        while True:
+            await trio.sleep(_MAP_SWEEP_SECONDS)
+            self._maps.drop_deleted()
 
     async def _serve(self, stream: trio.abc.Stream) -> None:
         peer = _peer_of(stream)
@@ -280,7 +295,7 @@ class QueryActor:
             limit_bytes=limit_bytes,
             verify_index_crc=False,  # the store checked every index when it first saw it
         )
-        chunks = run_query(the_plan, self._store.snapshot, options, run, self._open)
+        chunks = run_query(the_plan, self._store.snapshot, options, run, self._open, self._maps)
         log.info(
             "Query from %s: %s",
             request.peer,

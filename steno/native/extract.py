@@ -234,7 +234,7 @@ class PacketFileMap:
         finally:
             os.close(fd)
         self._buf = ffi.from_buffer("uint8_t[]", self._map) if self._map is not None else ffi.NULL
-        self._random = False
+        self._advice = mmap.MADV_NORMAL
         self._fd = -1  # opened by prefetch
 
     def close(self) -> None:
@@ -270,8 +270,13 @@ class PacketFileMap:
         for the range with ``POSIX_FADV_WILLNEED``, which fills the cache with
         single pages (a later query then takes twelve times the faults to map
         them), the readahead this drives caches large folios."""
-        if self._map is not None:
-            self._map.madvise(mmap.MADV_SEQUENTIAL)
+        self._advise(mmap.MADV_SEQUENTIAL)
+
+    def _advise(self, advice: int) -> None:
+        """The map's access pattern: the last query's (a map may outlive its query)."""
+        if self._map is not None and advice != self._advice:
+            self._map.madvise(advice)
+            self._advice = advice
 
     def prefetch(self, positions: array[int], start: int, end: int) -> None:
         """Asks the kernel to read, all at once and in the background, the pages
@@ -294,9 +299,7 @@ class PacketFileMap:
             self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         if self._cached(positions, start, end):
             return  # warm: asking would only cost system calls
-        if not self._random:
-            self._map.madvise(mmap.MADV_RANDOM)
-            self._random = True
+        self._advise(mmap.MADV_RANDOM)
         # posix_fadvise rather than madvise: the same readahead, without the
         # map's lock, at half the cost per call when the pages are cached.
         fd, willneed = self._fd, os.POSIX_FADV_WILLNEED

@@ -49,6 +49,7 @@ from steno.native.pcapstream import (
     pcapng_header,
 )
 from steno.native.setops import intersect, union
+from steno.query.mapped_files import MappedFiles
 from steno.query.plan import (
     AllOf,
     AnyOf,
@@ -110,12 +111,21 @@ class _FileQuery:
     """One file, opened for one query: its index, its mapped packets."""
 
     def __init__(
-        self, stack: ExitStack, f: StoredFile, options: QueryOptions, open_files: OpenFiles | None
+        self,
+        stack: ExitStack,
+        f: StoredFile,
+        options: QueryOptions,
+        open_files: OpenFiles | None,
+        maps: MappedFiles | None,
     ) -> None:
         self.file = f
         if open_files is not None:
             stack.enter_context(open_files.hold(f.packet_path, f.index_path))
-        self.packets = stack.enter_context(PacketFileMap(f.packet_path, f.block_size))
+        self.packets = stack.enter_context(
+            maps.use(f.packet_path, f.block_size)
+            if maps is not None
+            else PacketFileMap(f.packet_path, f.block_size)
+        )
         self.steno: IndexReader | None = None
         self.upstream: UpstreamIndex | None = None
         if f.kind is IndexKind.STENO:
@@ -210,13 +220,14 @@ def _file_records(
     run: QueryRun,
     out: Any,
     open_files: OpenFiles | None,
+    maps: MappedFiles | None,
 ) -> Iterator[bytes]:
     terms = [t for t in plan.terms if t.lo_ns <= f.last_ns and f.first_ns < t.hi_ns]
     if not terms:
         return
     with ExitStack() as stack:
         try:
-            fq = _FileQuery(stack, f, options, open_files)
+            fq = _FileQuery(stack, f, options, open_files, maps)
             if len(terms) == 1:
                 positions = fq.positions(terms[0].keys)
                 window = _clamp(terms[0], f)
@@ -267,11 +278,12 @@ def _thread_records(
     options: QueryOptions,
     run: QueryRun,
     open_files: OpenFiles | None,
+    maps: MappedFiles | None,
 ) -> Iterator[bytes]:
     out = ffi.new("uint8_t[]", CHUNK)
     for f in files:
         if plan.overlaps(f.first_ns, f.last_ns):
-            yield from _file_records(f, plan, options, run, out, open_files)
+            yield from _file_records(f, plan, options, run, out, open_files, maps)
 
 
 def _merged(streams: list[Iterator[bytes]]) -> Iterator[bytes]:
@@ -299,9 +311,11 @@ def run_query(
     options: QueryOptions = QueryOptions(),
     run: QueryRun | None = None,
     open_files: OpenFiles | None = None,
+    maps: MappedFiles | None = None,
 ) -> Iterator[bytes]:
     """The answer as pcap bytes, in chunks: the file header first, then records
-    in time order.  Fill in ``run`` to learn what was read and what was left out."""
+    in time order.  Fill in ``run`` to learn what was read and what was left out.
+    With ``maps``, packet files are mapped through it (kept for later queries)."""
     run = run if run is not None else QueryRun()
     run.problems.extend(catalogue.problems)
     pcapng = options.output is OutputFormat.PCAPNG
@@ -320,7 +334,7 @@ def run_query(
         run.limited = True
         return
     streams = [
-        _thread_records(files, plan, options, run, open_files)
+        _thread_records(files, plan, options, run, open_files, maps)
         for files in catalogue.threads
         if files
     ]

@@ -21,8 +21,9 @@ from pathlib import Path
 
 class OpenFiles:
     def __init__(self, limit: int = 100_000) -> None:
+        self.limit = max(1, limit)
         self._held: Counter[Path] = Counter()
-        self._slots = threading.BoundedSemaphore(max(1, limit))
+        self._slots = threading.BoundedSemaphore(self.limit)
         self._lock = threading.Lock()
 
     @contextmanager
