@@ -66,6 +66,10 @@ from steno.store.upstream_index import UpstreamIndex, UpstreamIndexError
 SNAPLEN = 262144
 """Fits jumbo frames and whatever else the kernel captured whole (tcpdump's default)."""
 CHUNK = 1 << 20
+FIRST_CHUNK = 64 << 10
+"""The first chunk of each thread's answer is this small, so that the first
+packets leave as soon as they are read (cold, a 1 MiB chunk of a selective
+answer is a thousand reads away)."""
 PREFETCH = 8192
 """Positions whose pages a sparse read asks for at once (``PacketFileMap.prefetch``)."""
 PCAP_HEADER_CHARGE = 16
@@ -218,7 +222,7 @@ def _file_records(
     plan: Plan,
     options: QueryOptions,
     run: QueryRun,
-    out: Any,
+    out: _Output,
     open_files: OpenFiles | None,
     maps: MappedFiles | None,
 ) -> Iterator[bytes]:
@@ -256,8 +260,8 @@ def _file_records(
                 got = fq.packets.records(
                     positions,
                     start,
-                    out,
-                    CHUNK,
+                    out.buffer,
+                    out.take(),
                     time_lo=window[0],
                     time_hi=window[1],
                     nano=options.output is not OutputFormat.PCAP,
@@ -272,6 +276,20 @@ def _file_records(
             run.problems.append(Problem(f.index_path, reason))
 
 
+class _Output:
+    """A thread's output buffer, and how much of it the next chunk may fill:
+    ``FIRST_CHUNK`` once, then ``CHUNK``.  (A record too big for the first
+    chunk's room is simply read again into a whole one.)"""
+
+    def __init__(self) -> None:
+        self.buffer = ffi.new("uint8_t[]", CHUNK)
+        self._room = FIRST_CHUNK
+
+    def take(self) -> int:
+        room, self._room = self._room, CHUNK
+        return room
+
+
 def _thread_records(
     files: Sequence[StoredFile],
     plan: Plan,
@@ -280,7 +298,7 @@ def _thread_records(
     open_files: OpenFiles | None,
     maps: MappedFiles | None,
 ) -> Iterator[bytes]:
-    out = ffi.new("uint8_t[]", CHUNK)
+    out = _Output()
     for f in files:
         if plan.overlaps(f.first_ns, f.last_ns):
             yield from _file_records(f, plan, options, run, out, open_files, maps)

@@ -10,7 +10,8 @@ from pathlib import Path
 from steno.lab.generator import generate
 from steno.lab.pcap import iter_pcap
 from steno.query import parse
-from steno.query.engine import QueryOptions, QueryRun, run_query
+from steno.query.engine import FIRST_CHUNK, QueryOptions, QueryRun, run_query
+from steno.query.mapped_files import MappedFiles
 from steno.query.plan import plan
 from steno.store.catalogue import Catalogue
 from steno.store.open_files import OpenFiles
@@ -78,3 +79,32 @@ def test_open_files_are_released_when_a_query_is_abandoned(tmp_path: Path) -> No
     assert open_files.held([f.packet_path for f in catalogue.threads[0]])
     chunks.close()  # type: ignore[attr-defined]  # the client went away
     assert open_files.held([f.packet_path for f in catalogue.threads[0]]) == []
+
+
+def test_the_first_packets_leave_in_a_small_chunk(tmp_path: Path) -> None:
+    traffic = generate(seed=55, count=6000, profile="imix")
+    dirs = make_store(tmp_path, list(traffic.frames()), files=2, block_size=1 << 20)
+    chunks = run_query(_plan("after 1h ago or before 1h ago"), Catalogue.scan(dirs))
+    sizes = [len(c) for c in chunks]
+    assert sizes[1] <= FIRST_CHUNK < sizes[2]  # after the file header
+
+
+def test_a_first_packet_bigger_than_the_first_chunk_is_answered(tmp_path: Path) -> None:
+    traffic = generate(seed=56, count=50, profile="imix")
+    frames = list(traffic.frames())
+    frames[0] = frames[0] + bytes(FIRST_CHUNK + 5000 - len(frames[0]))
+    dirs = make_store(tmp_path, frames, files=1, block_size=1 << 20)
+    data = b"".join(run_query(_plan("after 1h ago or before 1h ago"), Catalogue.scan(dirs)))
+    assert [r.data for r in iter_pcap(io.BytesIO(data))[1]] == frames
+
+
+def test_kept_maps_give_the_same_answers_as_fresh_ones(tmp_path: Path) -> None:
+    traffic = generate(seed=57, count=5000, profile="imix")
+    dirs = make_store(tmp_path, list(traffic.frames()), files=3, block_size=1 << 20)
+    catalogue = Catalogue.scan(dirs)
+    maps = MappedFiles(OpenFiles())
+    for text in ("tcp", "udp and port 53", "after 1h ago or before 1h ago", "tcp"):
+        fresh = b"".join(run_query(_plan(text), catalogue))
+        assert b"".join(run_query(_plan(text), catalogue, maps=maps)) == fresh
+    assert len(maps) == 3
+    maps.close()
