@@ -10,6 +10,7 @@ import errno
 import mmap
 import os
 from array import array
+from bisect import bisect_left
 from typing import Any
 
 import attrs
@@ -159,6 +160,10 @@ class PointRecords:
 
 
 NO_TIME_LIMIT = (0, 2**64 - 1)
+TIME_SLACK_NS = 1_000_000_000
+"""How far a packet's time may lie outside its block's descriptor times, at
+most (the kernel stamps a packet a little before the block it lands in may
+open); far more than is ever seen, for safety."""
 SPARSE_PER_BLOCK = 16
 """Fewer selected packets than this per block, on average: a sparse read (see
 ``PacketFileMap.prefetch``)."""
@@ -399,6 +404,46 @@ class PacketFileMap:
             raise ValueError("positions must be strictly increasing")
         del kept[n[0] :]
         return kept
+
+    def within_blocks_in_time(
+        self, positions: array[int], time_lo: int, time_hi: int
+    ) -> array[int]:
+        """Those positions that lie in the span of blocks where packets with
+        time in [time_lo, time_hi) can be (``steno_blocks_in_time``: from the
+        block descriptors alone, with ``TIME_SLACK_NS`` to spare) -- a
+        superset of the packets in the window, found without reading the
+        packets.  For a file that only partly overlaps a query's window."""
+        if self._map is None or not positions:
+            return positions
+        blocks = self.size // self.block_size
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        self._read_block_descriptors(blocks)
+        first = ffi.new("uint64_t *")
+        end = ffi.new("uint64_t *")
+        lib.steno_blocks_in_time(
+            self._buf, self.size, self.block_size, time_lo, time_hi, TIME_SLACK_NS, first, end
+        )
+        lo = bisect_left(positions, first[0] * self.block_size)
+        hi = bisect_left(positions, end[0] * self.block_size, lo)
+        return positions if (lo, hi) == (0, len(positions)) else positions[lo:hi]
+
+    def _read_block_descriptors(self, blocks: int) -> None:
+        """Cold, asks for every block's first page at once (one deep queue of
+        small reads) rather than a fault and a readahead per block."""
+        probe = bytearray(1)
+        step = max(1, blocks // PREFETCH_PROBES)
+        try:
+            for k in range(0, blocks, step):
+                os.preadv(self._fd, [probe], k * self.block_size, os.RWF_NOWAIT)
+        except OSError:
+            pass  # some are not cached
+        else:
+            return  # the sample is cached: so, most likely, are the rest
+        self._advise(mmap.MADV_RANDOM)
+        willneed = os.POSIX_FADV_WILLNEED
+        for k in range(blocks):
+            os.posix_fadvise(self._fd, k * self.block_size, _PAGE, willneed)
 
     def all_positions(self) -> array[int]:
         """Every packet's position, up to the first block that is not a block."""

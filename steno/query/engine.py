@@ -233,18 +233,19 @@ def _file_records(
         try:
             fq = _FileQuery(stack, f, options, open_files, maps)
             if len(terms) == 1:
-                positions = fq.positions(terms[0].keys)
                 window = _clamp(terms[0], f)
+                positions = fq.positions(terms[0].keys)
+                if window != NO_TIME_LIMIT:
+                    positions = fq.packets.within_blocks_in_time(positions, *window)
             else:
                 kept = []
                 for term in terms:
                     lo, hi = _clamp(term, f)
                     found = fq.positions(term.keys)
-                    kept.append(
-                        found
-                        if (lo, hi) == NO_TIME_LIMIT
-                        else fq.packets.positions_in_time(found, lo, hi)
-                    )
+                    if (lo, hi) != NO_TIME_LIMIT:
+                        found = fq.packets.within_blocks_in_time(found, lo, hi)
+                        found = fq.packets.positions_in_time(found, lo, hi)
+                    kept.append(found)
                 merged = _union_all(list(kept))
                 assert isinstance(merged, array)
                 positions, window = merged, NO_TIME_LIMIT

@@ -326,3 +326,26 @@ int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t blo
     *n = len;
     return 0;
 }
+
+void steno_blocks_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                          uint64_t time_lo, uint64_t time_hi, uint64_t slack_ns,
+                          uint64_t *first, uint64_t *end)
+{
+    uint64_t lo = time_lo > slack_ns ? time_lo - slack_ns : 0;
+    uint64_t hi = time_hi < UINT64_MAX - slack_ns ? time_hi + slack_ns : UINT64_MAX;
+    uint64_t n = file_size / block_size, k;
+    *first = *end = 0;
+    for (k = 0; k < n; k++) {
+        const uint8_t *block = file + k * (uint64_t)block_size;
+        int unknown = rd32(block) != STENO_TPACKET_V3;
+        if (!unknown && rd32(block + 12) == 0)
+            continue; /* no packets */
+        uint64_t opened = (uint64_t)rd32(block + 32) * 1000000000u + rd32(block + 36);
+        uint64_t last = (uint64_t)rd32(block + 40) * 1000000000u + rd32(block + 44);
+        if (unknown || (last >= lo && opened < hi)) {
+            if (*first == *end)
+                *first = k;
+            *end = k + 1;
+        }
+    }
+}

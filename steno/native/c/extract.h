@@ -129,4 +129,19 @@ int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t bl
 int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t block_size,
                            uint32_t **out, size_t *n);
 
+/*
+ * The span of blocks [*first, *end) of a mapped packet file outside which no
+ * packet's time (ns) can lie in [time_lo, time_hi).  Only each block's
+ * descriptor is read -- when the kernel opened the block and the time of its
+ * last packet -- so a time-bounded query need not read a long file whole.  A
+ * block is in the span when [opened - slack_ns, last + slack_ns] meets the
+ * window (the slack covers packets stamped a little before their block
+ * opened), or when its descriptor is not a TPACKET_V3 one (it cannot be
+ * ruled out; reading its packets will say what it is).  Empty blocks are
+ * not.  *first == *end: no block can hold such a packet.
+ */
+void steno_blocks_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                          uint64_t time_lo, uint64_t time_hi, uint64_t slack_ns,
+                          uint64_t *first, uint64_t *end);
+
 #endif

@@ -43,3 +43,6 @@ int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t blo
 int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
                             const uint32_t *positions, size_t n_positions, uint64_t time_lo,
                             uint64_t time_hi, uint32_t *kept, size_t *n_kept);
+void steno_blocks_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                          uint64_t time_lo, uint64_t time_hi, uint64_t slack_ns,
+                          uint64_t *first, uint64_t *end);
