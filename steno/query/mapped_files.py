@@ -31,8 +31,12 @@ import attrs
 from steno.native.extract import PacketFileMap
 from steno.store.open_files import OpenFiles
 
-CAPACITY = 64
-"""Maps kept at most: 64 files of 4 GiB is a quarter of a terabyte of store."""
+CAPACITY = 32
+"""Maps kept at most.  What a kept map costs is its page tables: 8 bytes for
+each page a query touched, up to 8 MiB for a 4 GiB file read whole, so 32
+maps bound it to 256 MiB however large the store.  A query over more files
+than this (a day of one-minute files, say) finds few of them kept; one over
+the last minutes, the common case, finds them all."""
 
 
 @attrs.define(eq=False)
