@@ -163,7 +163,9 @@ async def serve_connection(stream: trio.abc.Stream, handler: Handler, *, peer: s
                 conn.start_next_cycle()
             else:
                 return
-    except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError):
+    except (trio.BrokenResourceError, trio.ClosedResourceError, h11.LocalProtocolError) as exc:
+        # A failed TLS handshake (no client certificate, say) ends here too.
+        log.debug("Connection from %s ended: %s", peer or "?", exc.__cause__ or exc)
         return
     finally:
         with trio.move_on_after(1) as cleanup:

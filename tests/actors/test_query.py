@@ -1,10 +1,15 @@
 """The query actor over trio's in-memory streams (the HTTP and the query work
-are real; only TLS and sockets are left out), on a store built on disk."""
+are real; only TLS and sockets are left out), on a store built on disk; the
+last tests go through the TLS listeners the daemon uses, on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterator
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
@@ -13,14 +18,16 @@ import pytest
 import trio
 import trio.testing
 
-from steno.actors.query import BadLimit, QueryActor, parse_limit
+from steno.actors.query import BadLimit, QueryActor, parse_limit, tls_listeners
 from steno.actors.stats import Stats
+from steno.client import tls_context
 from steno.http.serve import serve_connection
 from steno.lab.generator import generate
 from steno.lab.pcap import iter_pcap
 from steno.store.catalogue import Catalogue
 from steno.store.naming import ThreadDirs
 from steno.store.open_files import OpenFiles
+from steno.tls import server_context
 from tests.support.store import make_store
 
 
@@ -199,3 +206,114 @@ async def test_a_read_error_mid_answer_cuts_it_off_after_what_was_read(
     assert closed == [True]
     assert qa.active == 0
     assert 'steno_queries_total{outcome="error"} 1.0' in stats.metrics().decode()
+
+
+@asynccontextmanager
+async def over_tls(
+    store: StaticStore, pki: Path
+) -> AsyncIterator[tuple[QueryActor, Stats, trio.SSLStream[trio.SocketStream]]]:
+    """A query actor on the daemon's TLS listeners, and a mutual-TLS client of it."""
+    (tcp,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    stats = Stats()
+    listeners = tls_listeners([tcp], server_context(pki))
+    qa = QueryActor(listeners, store, stats, OpenFiles())  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(qa.run)
+        raw = await trio.open_tcp_stream("127.0.0.1", tcp.socket.getsockname()[1])
+        client = trio.SSLStream(raw, tls_context(pki), server_hostname="127.0.0.1")
+        try:
+            yield qa, stats, client
+        finally:
+            await trio.aclose_forcefully(client)
+            nursery.cancel_scope.cancel()
+
+
+async def test_over_tls_a_query_streams_a_complete_pcap_and_names_its_peer(
+    store: StaticStore, pki: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "steno.query")
+    async with over_tls(store, pki) as (_, stats, client):
+        with trio.fail_after(60):
+            await client.send_all(request(b"after 1h ago or before 1h ago"))
+            status, body, complete = await read_response(client)
+        host, port = client.transport_stream.socket.getsockname()[:2]
+    assert (status, complete) == (200, True)
+    assert len(body) > 4 << 20, "an answer of several chunks"
+    assert len(list(iter_pcap(io.BytesIO(body))[1])) == 20_000
+    assert f'Requester:"{host}:{port}" Query:"after 1h ago or before 1h ago" Outcome:ok' in (
+        caplog.text
+    )
+    assert 'steno_queries_total{outcome="ok"} 1.0' in stats.metrics().decode()
+
+
+async def test_over_tls_a_client_that_stops_reading_and_leaves_cancels_its_query(
+    store: StaticStore, pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is endless, so its send waits on a full socket when the
+    client half-closes: the disconnect watcher must see that all the same."""
+    closed = []
+
+    def endless_answer(*_: object) -> Iterator[bytes]:
+        try:
+            while True:
+                yield bytes(1 << 20)
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr("steno.actors.query.run_query", endless_answer)
+    async with over_tls(store, pki) as (qa, stats, client):
+        with trio.fail_after(30):
+            await client.send_all(request(b"tcp"))
+            await client.receive_some(1000)  # the answer has begun
+            await client.transport_stream.send_eof()
+            # What was sent before the query stopped, then the end: the
+            # server closes the connection once the query has finished.
+            with contextlib.suppress(trio.BrokenResourceError):
+                while await client.receive_some(1 << 20):
+                    pass
+    assert qa.active == 0
+    assert closed == [True]
+    assert 'steno_queries_total{outcome="cancelled"} 1.0' in stats.metrics().decode()
+
+
+class _Seen(logging.Handler):
+    """Sets an event when a record containing ``text`` is logged (in trio's thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.text = text
+        self.event = trio.Event()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+async def test_over_tls_a_client_without_a_certificate_is_refused_and_logged(
+    store: StaticStore, pki: Path
+) -> None:
+    seen = _Seen("peer did not return a certificate")
+    logger = logging.getLogger("steno.http")
+    logger.addHandler(seen)
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with over_tls(store, pki) as (_, stats, client):
+            port = client.transport_stream.socket.getpeername()[1]
+            anonymous = ssl.create_default_context(cafile=pki / "ca_cert.pem")
+            raw = await trio.open_tcp_stream("127.0.0.1", port)
+            stranger = trio.SSLStream(raw, anonymous, server_hostname="127.0.0.1")
+            with trio.fail_after(30):
+                answer: bytes | bytearray = b""
+                with contextlib.suppress(trio.BrokenResourceError):
+                    await stranger.send_all(request(b"tcp"))
+                    answer = await stranger.receive_some(1000)
+                await seen.event.wait()
+            await trio.aclose_forcefully(stranger)
+    finally:
+        logger.removeHandler(seen)
+        logger.setLevel(logging.NOTSET)
+    assert answer == b""
+    assert any(m.startswith("Connection from 127.0.0.1:") for m in seen.messages)
+    assert "steno_queries_total{" not in stats.metrics().decode()
