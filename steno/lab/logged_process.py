@@ -50,8 +50,9 @@ class LoggedProcess:
         probe) says it is; raises ``error`` with the log if it exits or takes
         longer than ``timeout`` seconds."""
         with open(self.log_path, "ab") as log:  # the child keeps its own copy
+            since = log.tell()
             self.proc = proc = self.lab.popen(argv, stdout=log, stderr=log, env=env, **popen)
-        is_ready = ready if callable(ready) else self._log_says(ready)
+        is_ready = ready if callable(ready) else self._log_says(ready, since)
         deadline = time.monotonic() + timeout
         while not is_ready():
             if proc.poll() is not None:
@@ -61,8 +62,19 @@ class LoggedProcess:
             time.sleep(poll)
         return proc
 
-    def _log_says(self, line: str) -> Callable[[], bool]:
-        return lambda: line in self.log()
+    def _log_says(self, line: str, since: int) -> Callable[[], bool]:
+        """Whether the log holds the line after byte ``since`` (a restart
+        appends to the same log, whose first run said it long ago)."""
+
+        def says() -> bool:
+            try:
+                with open(self.log_path, "rb") as log:
+                    log.seek(since)
+                    return line.encode() in log.read()
+            except FileNotFoundError:
+                return False
+
+        return says
 
     def log(self) -> str:
         try:

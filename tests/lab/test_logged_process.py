@@ -28,6 +28,15 @@ def test_ready_when_the_log_says_so_and_terminates_cleanly(lab: Lab, tmp_path: P
     assert proc.returncode == -15
 
 
+def test_a_restart_waits_for_its_own_ready_line(lab: Lab, tmp_path: Path) -> None:
+    p = LoggedProcess(lab, "restarted", tmp_path / "restarted.log")
+    p.launch([SH, "-c", "echo all ready; exec sleep 30"], ready="all ready", timeout=10)
+    p.terminate(5)
+    with pytest.raises(AssertionError, match=r"restarted not ready after 0\.5 s"):
+        p.launch([SH, "-c", "exec sleep 30"], ready="all ready", timeout=0.5)
+    p.terminate(5)
+
+
 def test_a_program_that_exits_early_raises_with_its_log(lab: Lab, tmp_path: Path) -> None:
     p = LoggedProcess(lab, "quitter", tmp_path / "quitter.log")
     with pytest.raises(AssertionError, match=r"quitter exited with 3:\nbad config key"):
