@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import threading
 from array import array
 from bisect import bisect_left
 from typing import Any
@@ -240,7 +241,15 @@ class PacketFileMap:
             os.close(fd)
         self._buf = ffi.from_buffer("uint8_t[]", self._map) if self._map is not None else ffi.NULL
         self._advice = mmap.MADV_NORMAL
-        self._fd = -1  # opened by prefetch
+        self._fd = -1  # see _open_descriptor
+        self._fd_lock = threading.Lock()
+
+    def _open_descriptor(self) -> None:
+        """Opens the file for fadvise and cache probes, once (a map kept
+        between queries is used by several threads)."""
+        with self._fd_lock:
+            if self._fd < 0:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
 
     def close(self) -> None:
         if self._map is not None:
@@ -300,8 +309,7 @@ class PacketFileMap:
         served by plain readahead: see :meth:`is_sparse`."""
         if self._map is None or start >= end:
             return
-        if self._fd < 0:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        self._open_descriptor()
         if self._cached(positions, start, end):
             return  # warm: asking would only cost system calls
         self._advise(mmap.MADV_RANDOM)
@@ -416,8 +424,7 @@ class PacketFileMap:
         if self._map is None or not positions:
             return positions
         blocks = self.size // self.block_size
-        if self._fd < 0:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        self._open_descriptor()
         self._read_block_descriptors(blocks)
         first = ffi.new("uint64_t *")
         end = ffi.new("uint64_t *")
