@@ -12,6 +12,7 @@ import os
 import threading
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -320,17 +321,19 @@ class PacketFileMap:
             os.posix_fadvise(fd, off, length, willneed)
 
     def _cached(self, positions: array[int], start: int, end: int) -> bool:
-        """Whether a sample of the packets' pages is all in the page cache
-        (a one-byte ``RWF_NOWAIT`` read of each fails if it is not)."""
+        """Whether a sample of the packets' pages is all in the page cache."""
         step = max(1, (end - start) // PREFETCH_PROBES)
+        return self._all_cached(positions[i] for i in range(start, end, step))
+
+    def _all_cached(self, offsets: Iterable[int]) -> bool:
+        """Whether the page at each offset is in the page cache (a one-byte
+        ``RWF_NOWAIT`` read fails if it is not, or if the kernel cannot say)."""
         probe = bytearray(1)
-        for i in range(start, end, step):
-            try:
-                os.preadv(self._fd, [probe], positions[i], os.RWF_NOWAIT)
-            except BlockingIOError:
-                return False
-            except OSError:  # RWF_NOWAIT unsupported here: assume cold
-                return False
+        try:
+            for off in offsets:
+                os.preadv(self._fd, [probe], off, os.RWF_NOWAIT)
+        except OSError:  # BlockingIOError: not cached; others: assume cold
+            return False
         return True
 
     def _corrupt(self, what: str) -> PacketFileCorrupt:
@@ -438,14 +441,8 @@ class PacketFileMap:
     def _read_block_descriptors(self, blocks: int) -> None:
         """Cold, asks for every block's first page at once (one deep queue of
         small reads) rather than a fault and a readahead per block."""
-        probe = bytearray(1)
         step = max(1, blocks // PREFETCH_PROBES)
-        try:
-            for k in range(0, blocks, step):
-                os.preadv(self._fd, [probe], k * self.block_size, os.RWF_NOWAIT)
-        except OSError:
-            pass  # some are not cached
-        else:
+        if self._all_cached(k * self.block_size for k in range(0, blocks, step)):
             return  # the sample is cached: so, most likely, are the rest
         self._advise(mmap.MADV_RANDOM)
         willneed = os.POSIX_FADV_WILLNEED

@@ -99,14 +99,22 @@ def test_limit_headers_read_as_upstream_did() -> None:
             parse_limit(bad, "Steno-Limit-Packets")
 
 
-async def test_a_query_streams_a_complete_pcap(store: StaticStore) -> None:
-    qa, stats = actor(store)
+async def ask(
+    qa: QueryActor, body: bytes, headers: tuple[tuple[str, str], ...] = ()
+) -> tuple[int, bytes, bool]:
+    """One query over an in-memory connection, its whole response read."""
     client, server = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(serve_connection, server, qa.handle)
-        await client.send_all(request(b"tcp", (("steno-limit-packets", "0x64"),)))
-        status, body, complete = await read_response(client)
+        await client.send_all(request(body, headers))
+        response = await read_response(client)
         await client.aclose()
+    return response
+
+
+async def test_a_query_streams_a_complete_pcap(store: StaticStore) -> None:
+    qa, stats = actor(store)
+    status, body, complete = await ask(qa, b"tcp", (("steno-limit-packets", "0x64"),))
     assert (status, complete) == (200, True)
     assert len(list(iter_pcap(io.BytesIO(body))[1])) == 100
     assert 'steno_queries_total{outcome="limited"} 1.0' in stats.metrics().decode()
@@ -114,12 +122,7 @@ async def test_a_query_streams_a_complete_pcap(store: StaticStore) -> None:
 
 async def test_a_bad_query_gets_the_parsers_message(store: StaticStore) -> None:
     qa, _ = actor(store)
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_connection, server, qa.handle)
-        await client.send_all(request(b"port 99999"))
-        status, body, _ = await read_response(client)
-        await client.aclose()
+    status, body, _ = await ask(qa, b"port 99999")
     assert status == 400
     assert b'invalid port "99999" at character 5' in body
 
@@ -195,12 +198,7 @@ async def test_a_read_error_mid_answer_cuts_it_off_after_what_was_read(
 
     monkeypatch.setattr("steno.actors.query.run_query", failing_answer)
     qa, stats = actor(store)
-    client, server = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(serve_connection, server, qa.handle)
-        await client.send_all(request(b"tcp"))
-        status, body, complete = await read_response(client)
-        await client.aclose()
+    status, body, complete = await ask(qa, b"tcp")
     assert (status, complete) == (200, False)
     assert body == b"".join(bytes([n]) * 300_000 for n in range(3))
     assert closed == [True]
