@@ -64,12 +64,21 @@ def _selective(
 def _broad(
     row: dict[str, Any], system: str, cache: str, direct: float, buffered: float
 ) -> dict[str, Any]:
-    # Warm, the answer itself must flow that fast; cold, the disk must be kept
-    # that busy (the answer is a share of what is read).
+    """From the disk, the disk must be kept that busy (the answer is a share of
+    what is read); from the page cache, the answer itself must flow that fast.
+    A run reads the disk when it is cold, and also when warm if the first run
+    left nothing cached: steno reads cold files for a dense answer around the
+    page cache (O_DIRECT), so its second run reads the disk again."""
     run = _run(row, system, cache)
-    rate = run["mb_per_s"] if cache == "warm" else run.get("disk_mb_per_s") or 0.0
+    from_disk = cache == "cold" or run.get("disk_mb_per_s") is not None
+    rate = (run.get("disk_mb_per_s") or 0.0) if from_disk else run["mb_per_s"]
     share = rate / direct
-    return {"value": share, "also": rate / buffered, "met": share >= BROAD_SHARE}
+    return {
+        "value": share,
+        "also": rate / buffered,
+        "met": share >= BROAD_SHARE,
+        "measure": "disk MB/s read during the query" if from_disk else "pcap MB/s",
+    }
 
 
 def _wide(host: dict[str, Any], net: dict[str, Any], system: str, cache: str) -> dict[str, Any]:
@@ -99,14 +108,14 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                     }
                 )
             elif row["kind"] == "broad":
-                what = "pcap MB/s" if cache == "warm" else "disk MB/s read during the query"
+                steno = _broad(row, "steno", cache, direct, buffered)
                 out.append(
                     {
-                        "target": f"broad: {what} >= {BROAD_SHARE}x the disk's "
+                        "target": f"broad: {steno['measure']} >= {BROAD_SHARE}x the disk's "
                         f"(O_DIRECT {direct:,.0f} MB/s)",
                         "query": row["name"],
                         "cache": cache,
-                        "steno": _broad(row, "steno", cache, direct, buffered),
+                        "steno": steno,
                         "local": _broad(row, "stenoquery", cache, direct, buffered),
                     }
                 )
@@ -262,6 +271,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         *_table(result, "cold"),
         "",
         "### Warm cache (the same query again; an answer under 2 s: the median of 5 runs)",
+        "",
+        "Steno reads a dense answer from files that are not in the page cache with O_DIRECT, "
+        "so its cold run of a broad query leaves them uncached and the warm run reads the "
+        "disk again (see the disk read column).",
         "",
         *_table(result, "warm"),
     ]

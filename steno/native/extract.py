@@ -9,11 +9,10 @@ from __future__ import annotations
 import errno
 import mmap
 import os
-import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -219,38 +218,45 @@ def prefetch_ranges(
     ]
 
 
+class Spans(Protocol):
+    """Where a dense read finds the file's blocks instead of the map (see
+    ``steno.native.direct_read.DirectSpans``)."""
+
+    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
+        """(bytes, file offset, length) of a span of whole blocks holding
+        ``position``'s block, or a length of 0 if there is none."""
+        ...
+
+
 class PacketFileMap:
     """A whole packet file mapped into memory, for point reads at positions.
 
     The query path reads each selected packet where it lies -- never whole
     blocks -- so a selective query touches a few pages per packet, as
     upstream's two ``pread``s did, but without a system call per packet.  The
-    map holds the file open: a file deleted by retention meanwhile stays
+    map and its descriptor (for fadvise, cache probes and dense reads by
+    ``pread``) hold the file open: a file deleted by retention meanwhile stays
     readable until ``close``.
     """
 
     def __init__(self, path: str | os.PathLike[str], block_size: int) -> None:
         self.path = os.fspath(path)
         self.block_size = block_size
-        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            self.size = os.fstat(fd).st_size
+            self.size = os.fstat(self._fd).st_size
             self._map: mmap.mmap | None = (
-                mmap.mmap(fd, self.size, access=mmap.ACCESS_READ) if self.size else None
+                mmap.mmap(self._fd, self.size, access=mmap.ACCESS_READ) if self.size else None
             )
-        finally:
-            os.close(fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._buf = ffi.from_buffer("uint8_t[]", self._map) if self._map is not None else ffi.NULL
         self._advice = mmap.MADV_NORMAL
-        self._fd = -1  # see _open_descriptor
-        self._fd_lock = threading.Lock()
 
-    def _open_descriptor(self) -> None:
-        """Opens the file for fadvise and cache probes, once (a map kept
-        between queries is used by several threads)."""
-        with self._fd_lock:
-            if self._fd < 0:
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+    def descriptor(self) -> int:
+        """The file's descriptor: the same file as the map, deleted or not."""
+        return self._fd
 
     def close(self) -> None:
         if self._map is not None:
@@ -310,8 +316,7 @@ class PacketFileMap:
         served by plain readahead: see :meth:`is_sparse`."""
         if self._map is None or start >= end:
             return
-        self._open_descriptor()
-        if self._cached(positions, start, end):
+        if self.cached(positions, start, end):
             return  # warm: asking would only cost system calls
         self._advise(mmap.MADV_RANDOM)
         # posix_fadvise rather than madvise: the same readahead, without the
@@ -320,7 +325,7 @@ class PacketFileMap:
         for off, length in prefetch_ranges(positions[start:end], self.block_size, self.size):
             os.posix_fadvise(fd, off, length, willneed)
 
-    def _cached(self, positions: array[int], start: int, end: int) -> bool:
+    def cached(self, positions: array[int], start: int, end: int) -> bool:
         """Whether a sample of the packets' pages is all in the page cache."""
         step = max(1, (end - start) // PREFETCH_PROBES)
         return self._all_cached(positions[i] for i in range(start, end, step))
@@ -350,10 +355,14 @@ class PacketFileMap:
         time_hi: int = NO_TIME_LIMIT[1],
         nano: bool = False,
         snaplen: int = DEFAULT_SNAPLEN,
+        spans: Spans | None = None,
     ) -> PointRecords:
         """pcap records of the packets at positions[start:] (array('I'), increasing)
         with time in [time_lo, time_hi), into the cffi buffer ``out`` until it is
-        full; ``consumed`` says how many positions were dealt with."""
+        full; ``consumed`` says how many positions were dealt with.
+
+        The packets are read through the map, or from the spans that
+        ``spans`` holds."""
         if positions.typecode != "I":
             raise TypeError("positions must be an array('I')")
         n = len(positions) - start
@@ -362,29 +371,38 @@ class PacketFileMap:
         if self._map is None:
             raise self._corrupt(f"position {positions[start]} in an empty file")
         res = ffi.new("struct steno_points_result *")
+        flags = lib.STENO_PCAP_NANO if nano else 0
+        done = packets = out_of_time = out_len = 0
         with ffi.from_buffer("uint32_t[]", positions) as cpos:
-            rc = lib.steno_extract_points(
-                self._buf,
-                self.size,
-                self.block_size,
-                cpos + start,
-                n,
-                time_lo,
-                time_hi,
-                lib.STENO_PCAP_NANO if nano else 0,
-                snaplen,
-                out,
-                out_cap,
-                res,
-            )
+            while True:
+                at = start + done
+                if spans is None:
+                    rc = lib.steno_extract_points(
+                        self._buf, self.size, self.block_size, cpos + at, n - done,
+                        time_lo, time_hi, flags, snaplen, out, out_cap, res,
+                    )  # fmt: skip
+                else:
+                    span, span_at, span_len = spans.span_for(positions[at], self.block_size)
+                    if not span_len:
+                        rc = -errno.EBADMSG
+                        break
+                    rc = lib.steno_extract_span(
+                        span, span_at, span_len, self.block_size,
+                        cpos + at, n - done, time_lo, time_hi, flags, snaplen,
+                        out + out_len, out_cap - out_len, res,
+                    )  # fmt: skip
+                done += res.consumed
+                packets += res.packets
+                out_of_time += res.out_of_time
+                out_len += res.out_len
+                if rc < 0 or not res.past_span or done == n:
+                    break
         if rc == -errno.EBADMSG:
-            bad = positions[start + res.consumed]
+            bad = positions[start + done]
             raise self._corrupt(f"no packet at position {bad} (block {bad // self.block_size})")
         if rc < 0:
             raise ValueError("positions must be strictly increasing")
-        return PointRecords(
-            bytes(ffi.buffer(out, res.out_len)), res.consumed, res.packets, res.out_of_time
-        )
+        return PointRecords(bytes(ffi.buffer(out, out_len)), done, packets, out_of_time)
 
     def positions_in_time(self, positions: array[int], time_lo: int, time_hi: int) -> array[int]:
         """The positions whose packets are in [time_lo, time_hi)."""
@@ -427,7 +445,6 @@ class PacketFileMap:
         if self._map is None or not positions:
             return positions
         blocks = self.size // self.block_size
-        self._open_descriptor()
         self._read_block_descriptors(blocks)
         first = ffi.new("uint64_t *")
         end = ffi.new("uint64_t *")

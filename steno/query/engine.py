@@ -4,8 +4,10 @@ For each thread, files are taken oldest first; for each file the plan's key
 expression is evaluated on its index (steno's: key ranges → flow ids → set
 algebra on flow ids in C → positions; upstream's: key ranges → positions →
 set algebra on positions), the packets at those positions are read straight
-from the mapped packet file with their exact time checked against the term's
-window, and written as pcap records (C, ``native/extract.py``).  The threads'
+from the mapped packet file -- or, for a dense read of a file that is not in
+the page cache, from its blocks read ahead with O_DIRECT
+(``native/direct_read.py``) -- with their exact time checked against the
+term's window, and written as pcap records (C, ``native/extract.py``).  The threads'
 record streams are merged in time order (C), cut at the query's limits with
 upstream's semantics (C), and handed out as chunks as they are found.
 
@@ -33,6 +35,7 @@ from typing import Any
 import attrs
 
 from steno.native._steno import ffi
+from steno.native.direct_read import DirectSpans, can_read_direct
 from steno.native.extract import (
     NO_TIME_LIMIT,
     PacketFileCorrupt,
@@ -217,6 +220,23 @@ def _clamp(term: Term, f: StoredFile) -> tuple[int, int]:
     return (term.lo_ns, term.hi_ns)
 
 
+def _direct_spans(
+    stack: ExitStack, packets: PacketFileMap, positions: array[int]
+) -> DirectSpans | None:
+    """For a dense read of a file that is not in the page cache: its blocks,
+    read ahead with ``O_DIRECT`` (``steno.native.direct_read``).  None when
+    the file is cached, or its file system refuses ``O_DIRECT``: read it
+    through the map."""
+    if not can_read_direct(packets.block_size) or packets.cached(positions, 0, len(positions)):
+        return None
+    # The map's own file, by its descriptor: retention may have unlinked the name.
+    path = f"/proc/self/fd/{packets.descriptor()}"
+    try:
+        return stack.enter_context(DirectSpans(path, positions, packets.block_size, packets.size))
+    except OSError:
+        return None
+
+
 def _file_records(
     f: StoredFile,
     plan: Plan,
@@ -252,7 +272,8 @@ def _file_records(
             run.files_read += 1
             start = prefetched = 0
             sparse = fq.packets.is_sparse(positions)
-            if not sparse:
+            spans = None if sparse else _direct_spans(stack, fq.packets, positions)
+            if not sparse and spans is None:
                 fq.packets.read_sequentially()
             while start < len(positions):
                 if sparse and start >= prefetched:
@@ -267,6 +288,7 @@ def _file_records(
                     time_hi=window[1],
                     nano=options.output is not OutputFormat.PCAP,
                     snaplen=SNAPLEN,
+                    spans=spans,
                 )
                 start += got.consumed
                 if got.data:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from array import array
 from pathlib import Path
+from typing import Any
 
 import pytest
 from steno.native._steno import ffi
@@ -30,7 +31,7 @@ def packet_file(tmp_path: Path) -> tuple[Path, list[int], list[Packet]]:
     return path, positions, packets
 
 
-def records(pm: PacketFileMap, positions: list[int], **kw: int) -> list[tuple[int, bytes]]:
+def records(pm: PacketFileMap, positions: list[int], **kw: Any) -> list[tuple[int, bytes]]:
     out = ffi.new("uint8_t[]", 1 << 16)
     got = pm.records(array("I", positions), 0, out, 1 << 16, nano=True, **kw)
     assert got.consumed == len(positions)

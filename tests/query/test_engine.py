@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from steno.lab.generator import generate
 from steno.lab.pcap import iter_pcap
-from steno.query import parse
+from steno.native.direct_read import DirectSpans
+from steno.query import engine, parse
 from steno.query.engine import FIRST_CHUNK, QueryOptions, QueryRun, run_query
 from steno.query.mapped_files import MappedFiles
 from steno.query.plan import plan
@@ -108,3 +113,61 @@ def test_kept_maps_give_the_same_answers_as_fresh_ones(tmp_path: Path) -> None:
         assert b"".join(run_query(_plan(text), catalogue, maps=maps)) == fresh
     assert len(maps) == 3
     maps.close()
+
+
+def _evict(paths: list[Path]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def test_cold_dense_reads_go_around_the_page_cache_with_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic = generate(seed=58, count=8000, profile="imix")
+    dirs = make_store(tmp_path, list(traffic.frames()), files=3, block_size=1 << 20)
+    catalogue = Catalogue.scan(dirs)
+    opened: list[str] = []
+
+    class Spy(DirectSpans):
+        def __init__(self, path: str, *args: Any, **kw: Any) -> None:
+            opened.append(path)
+            super().__init__(path, *args, **kw)
+
+    monkeypatch.setattr(engine, "DirectSpans", Spy)
+    packet_files = [f.packet_path for f in catalogue.threads[0]]
+    for text in ("tcp", "after 1h ago or before 1h ago"):
+        for path in packet_files:
+            path.read_bytes()  # into the page cache
+        warm = b"".join(run_query(_plan(text), catalogue))
+        assert opened == []  # cached: read through the map
+        _evict(packet_files)
+        assert b"".join(run_query(_plan(text), catalogue)) == warm
+        assert len(opened) == 3
+        opened.clear()
+
+
+def test_a_file_system_without_o_direct_is_read_through_the_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic = generate(seed=59, count=3000, profile="imix")
+    dirs = make_store(tmp_path, list(traffic.frames()), files=2, block_size=1 << 20)
+    catalogue = Catalogue.scan(dirs)
+    text = "after 1h ago or before 1h ago"
+    expected = b"".join(run_query(_plan(text), catalogue))
+    real_open = os.open
+
+    def no_direct(path: Any, flags: int, *args: Any) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_direct)
+    _evict([f.packet_path for f in catalogue.threads[0]])
+    run = QueryRun()
+    assert b"".join(run_query(_plan(text), catalogue, run=run)) == expected
+    assert run.problems == []

@@ -205,12 +205,14 @@ static int point_packet(const uint8_t *block, uint32_t first, uint32_t blk_len, 
     return 0;
 }
 
-int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block_size,
-                         const uint32_t *positions, size_t n_positions,
-                         uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
-                         uint8_t *out, size_t out_cap, struct steno_points_result *res)
+int steno_extract_span(const uint8_t *span, uint64_t span_off, uint64_t span_len,
+                       uint32_t block_size, const uint32_t *positions, size_t n_positions,
+                       uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                       uint8_t *out, size_t out_cap, struct steno_points_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (span_off % block_size)
+        return -EINVAL;
     uint64_t cur_block = UINT64_MAX;
     uint32_t first = 0, blk_len = 0;
     const uint8_t *block = NULL;
@@ -222,11 +224,17 @@ int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block
         }
         uint64_t k = pos / block_size;
         if (k != cur_block) {
-            if ((k + 1) * (uint64_t)block_size > file_size) {
+            uint64_t at = k * block_size;
+            if (at < span_off) {
                 res->consumed = i;
-                return -EBADMSG;
+                return -EINVAL;
             }
-            block = file + k * block_size;
+            if (at - span_off + block_size > span_len) {
+                res->consumed = i;
+                res->past_span = 1;
+                return 0;
+            }
+            block = span + (at - span_off);
             blk_len = block_extent(block, block_size, &first);
             if (!blk_len) {
                 res->consumed = i;
@@ -254,6 +262,18 @@ int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block
     }
     res->consumed = n_positions;
     return 0;
+}
+
+int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block_size,
+                         const uint32_t *positions, size_t n_positions,
+                         uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                         uint8_t *out, size_t out_cap, struct steno_points_result *res)
+{
+    int rc = steno_extract_span(file, 0, file_size, block_size, positions, n_positions, time_lo,
+                                time_hi, flags, snaplen, out, out_cap, res);
+    if (rc == 0 && res->past_span) /* the block lies past the end of the file */
+        return -EBADMSG;
+    return rc;
 }
 
 int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,

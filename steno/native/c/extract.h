@@ -84,6 +84,7 @@ struct steno_points_result {
     uint32_t vlan_restored; /* of which had the outer tag put back */
     uint32_t out_of_time;   /* skipped: time outside [time_lo, time_hi) */
     size_t out_len;         /* bytes written to out */
+    uint32_t past_span;     /* steno_extract_span: stopped at a block past the span */
 };
 
 /*
@@ -107,6 +108,23 @@ int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block
                          const uint32_t *positions, size_t n_positions,
                          uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
                          uint8_t *out, size_t out_cap, struct steno_points_result *res);
+
+/*
+ * steno_extract_points over a span of the file read into memory rather than
+ * the whole file mapped: span holds the file's bytes [span_off, span_off +
+ * span_len), span_off a multiple of block_size.  A dense read (most packets
+ * of most blocks) goes through the file this way, a few MiB of whole blocks
+ * at a time, into one reused buffer.
+ *
+ * Stops, without error, at the first position whose block is not wholly in
+ * the span: res->past_span is then 1 and res->consumed its index (read the
+ * next span from there).  -EINVAL if span_off is not a block boundary or a
+ * position lies before the span; otherwise as steno_extract_points.
+ */
+int steno_extract_span(const uint8_t *span, uint64_t span_off, uint64_t span_len,
+                       uint32_t block_size, const uint32_t *positions, size_t n_positions,
+                       uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
+                       uint8_t *out, size_t out_cap, struct steno_points_result *res);
 
 /*
  * The positions (increasing, as for steno_extract_points) whose packets have
