@@ -234,9 +234,9 @@ class PacketFileMap:
     The query path reads each selected packet where it lies -- never whole
     blocks -- so a selective query touches a few pages per packet, as
     upstream's two ``pread``s did, but without a system call per packet.  The
-    map and its descriptor (for fadvise, cache probes and dense reads by
-    ``pread``) hold the file open: a file deleted by retention meanwhile stays
-    readable until ``close``.
+    map and its descriptor (for fadvise, cache probes, and opening the same
+    file again for ``O_DIRECT``) hold the file open: a file deleted by
+    retention meanwhile stays readable until ``close``.
     """
 
     def __init__(self, path: str | os.PathLike[str], block_size: int) -> None:
@@ -395,6 +395,8 @@ class PacketFileMap:
                 packets += res.packets
                 out_of_time += res.out_of_time
                 out_len += res.out_len
+                if rc == 0 and res.past_span and not res.consumed:
+                    rc = -errno.EBADMSG  # the span given does not hold the block
                 if rc < 0 or not res.past_span or done == n:
                     break
         if rc == -errno.EBADMSG:

@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from steno.native._steno import ffi
-from steno.native.direct_read import DirectSpans, can_read_direct
+from steno.native.direct_read import DirectSpans, can_read_direct, worth_reading_direct
 from steno.native.extract import (
     NO_TIME_LIMIT,
     PacketFileCorrupt,
@@ -225,9 +225,13 @@ def _direct_spans(
 ) -> DirectSpans | None:
     """For a dense read of a file that is not in the page cache: its blocks,
     read ahead with ``O_DIRECT`` (``steno.native.direct_read``).  None when
-    the file is cached, or its file system refuses ``O_DIRECT``: read it
-    through the map."""
-    if not can_read_direct(packets.block_size) or packets.cached(positions, 0, len(positions)):
+    the file is cached, the read selects less than a packet per page, or the
+    file system refuses ``O_DIRECT``: read it through the map."""
+    if (
+        not can_read_direct(packets.block_size)
+        or not worth_reading_direct(positions)
+        or packets.cached(positions, 0, len(positions))
+    ):
         return None
     # The map's own file, by its descriptor: retention may have unlinked the name.
     path = f"/proc/self/fd/{packets.descriptor()}"

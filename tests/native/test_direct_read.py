@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from steno.native._steno import ffi
 
 from steno.lab.pcap import iter_pcap
-from steno.native.direct_read import DirectReader, DirectSpans, window_size, windows_for
+from steno.native.direct_read import (
+    DirectReader,
+    DirectSpans,
+    window_size,
+    windows_for,
+    worth_reading_direct,
+)
 from steno.native.extract import PacketFileCorrupt, PacketFileMap
 from tests.support.tpacket import Packet, blocks
 
@@ -74,20 +80,62 @@ def test_windows_hold_every_position_once(
     assert windows_for(positions, window, size) == expected
 
 
+@pytest.mark.parametrize(
+    ("positions", "direct"),
+    [
+        ([], False),
+        ([48], True),
+        ([48, 4096 + 48], True),  # two packets over two pages
+        ([48, 3 * 4096 + 48], False),  # two over four
+        (list(range(48, 1 << 20, 2048)), True),  # two a page: tcp
+        (list(range(48, 1 << 20, 10_000)), False),  # one in every two or three: port 53
+    ],
+)
+def test_reading_direct_takes_a_packet_per_page(positions: list[int], direct: bool) -> None:
+    assert worth_reading_direct(positions) is direct
+
+
 def test_a_window_is_whole_blocks() -> None:
     assert window_size(1 << 20) == 4 << 20
     assert window_size(3 << 20) == 3 << 20
     assert window_size(8 << 20) == 8 << 20  # never less than a block
 
 
-def test_the_reader_hands_out_the_files_bytes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("readers", [1, 2, 3])
+def test_the_reader_hands_out_the_files_bytes_in_order(tmp_path: Path, readers: int) -> None:
     path = tmp_path / "f"
-    data = random.Random(1).randbytes(10 * BS + 100)
+    data = random.Random(1).randbytes(40 * BS + 100)
     path.write_bytes(data)
-    windows = [(0, 3 * BS), (4 * BS, 3 * BS), (8 * BS, 2 * BS + 100)]
-    with DirectReader(path, windows, depth=1) as reader:
+    windows = [(k * BS, 2 * BS) for k in range(0, 38, 3)] + [(39 * BS, BS + 100)]
+    with DirectReader(path, windows, depth=2, readers=readers) as reader:
         got = [(w.pos, w.data[: w.length]) for w in reader]
     assert got == [(off, data[off : off + n]) for off, n in windows]
+
+
+def test_a_read_error_comes_where_its_window_would_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(bytes(8 * BS))
+    real_preadv = os.preadv
+
+    def failing(fd: int, buffers: Any, offset: int, *args: Any) -> int:
+        if offset == 5 * BS:
+            raise OSError(5, "Input/output error")
+        return real_preadv(fd, buffers, offset, *args)
+
+    monkeypatch.setattr(os, "preadv", failing)
+    seen: list[int] = []
+
+    def read_all(reader: DirectReader) -> None:
+        seen.extend(window.pos for window in reader)
+
+    with (
+        DirectReader(path, [(k * BS, BS) for k in range(8)], readers=2) as reader,
+        pytest.raises(OSError, match="Input/output"),
+    ):
+        read_all(reader)
+    assert seen == [0, BS, 2 * BS, 3 * BS, 4 * BS]
 
 
 def test_closing_early_stops_the_reader(tmp_path: Path) -> None:
@@ -96,7 +144,7 @@ def test_closing_early_stops_the_reader(tmp_path: Path) -> None:
     reader = DirectReader(path, [(k * BS, BS) for k in range(64)], depth=2)
     next(iter(reader))
     reader.close()
-    assert not reader._thread.is_alive()
+    assert not any(t.is_alive() for t in reader._threads)
 
 
 def test_spans_give_what_the_map_gives(tmp_path: Path) -> None:
@@ -173,3 +221,20 @@ def test_a_torn_block_in_a_span_is_corruption(tmp_path: Path) -> None:
         pytest.raises(PacketFileCorrupt, match="block 2"),
     ):
         _read_all(pm, positions, spans)
+
+
+class _AlwaysTheFirstBlock(_OneBlockAtATime):
+    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
+        return super().span_for(0, block_size)
+
+
+def test_a_span_that_misses_the_block_is_an_error_not_a_loop(tmp_path: Path) -> None:
+    path, positions = _packet_file(tmp_path)
+    later = [p for p in positions if p >= 2 * BS]
+    with PacketFileMap(path, BS) as pm:
+        spans = _AlwaysTheFirstBlock(path)
+        try:
+            with pytest.raises(PacketFileCorrupt):
+                _read_all(pm, later, spans)
+        finally:
+            os.close(spans.fd)
