@@ -8,9 +8,9 @@ by the CPU once more; on this project's test VM that costs 2-5 s of CPU per
 GB (the first touch of each freshly filled page is what is slow), which on
 two cores is what held a cold broad query to half the disk's rate.
 ``O_DIRECT`` moves the blocks straight into a few buffers that are used again
-and again.  The reads happen in a thread of their own (``preadv`` releases
-the GIL), ``DEPTH`` windows ahead of the consumer, so the device stays busy
-while packets are extracted.
+and again.  The reads happen in threads of their own (``preadv`` releases
+the GIL), ``READERS`` at a time and up to ``DEPTH`` windows ahead of the
+consumer, so the device stays busy while packets are extracted.
 
 Only for cold reads of at least a packet per page (``worth_reading_direct``):
 a file already cached is read faster through its map, and a sparse read wants
@@ -27,7 +27,6 @@ import queue
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from types import TracebackType
 from typing import Any
 
 import attrs
@@ -203,12 +202,7 @@ class DirectReader:
     def __enter__(self) -> DirectReader:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

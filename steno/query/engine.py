@@ -12,9 +12,10 @@ record streams are merged in time order (C), cut at the query's limits with
 upstream's semantics (C), and handed out as chunks as they are found.
 
 Memory is bounded by one file's position list (at most a 4 GiB file's worth)
-plus one chunk per thread, whatever the size of the answer.  Stopping the
-iteration (a limit reached, a client gone, a cancellation) closes every file
-at once.
+plus one chunk per thread, and, while a thread reads a file with O_DIRECT,
+that file's read buffers (16 MiB), whatever the size of the answer.  Stopping
+the iteration (a limit reached, a client gone, a cancellation) closes every
+file at once.
 
 A file that cannot be read -- a torn or foreign index, a packet file that
 does not match its index -- is left out, named in ``QueryRun.problems`` with
