@@ -4,9 +4,11 @@ Why: steno's stenotype writes packet files with ``O_DIRECT``, so the data an
 analyst asks about is usually not in the page cache.  A broad query over such
 a file reads most of its blocks.  Through the page cache (the file's map, or
 buffered ``pread``) every page is first filled by the device and then touched
-by the CPU once more; on this project's test VM that costs 2-5 s of CPU per
-GB (the first touch of each freshly filled page is what is slow), which on
-two cores is what held a cold broad query to half the disk's rate.
+by the CPU once more; on this project's test VM a cold ``tcp`` answer read
+through the map cost the server 2.8-7.0 s of CPU per GB of answer (with
+``O_DIRECT`` 2.4-2.9, warm 1.5-2.5; perf put it in the first touch of each
+freshly filled page), which on two cores held cold broad queries to half the
+disk's rate.
 ``O_DIRECT`` moves the blocks straight into a few buffers that are used again
 and again.  The reads happen in threads of their own (``preadv`` releases
 the GIL), ``READERS`` at a time and up to ``DEPTH`` windows ahead of the
