@@ -356,16 +356,18 @@ class PacketFileMap:
         nano: bool = False,
         snaplen: int = DEFAULT_SNAPLEN,
         spans: Spans | None = None,
+        end: int | None = None,
     ) -> PointRecords:
-        """pcap records of the packets at positions[start:] (array('I'), increasing)
-        with time in [time_lo, time_hi), into the cffi buffer ``out`` until it is
-        full; ``consumed`` says how many positions were dealt with.
+        """pcap records of the packets at positions[start:end] (array('I'),
+        increasing) with time in [time_lo, time_hi), into the cffi buffer
+        ``out`` until it is full; ``consumed`` says how many positions were
+        dealt with.
 
         The packets are read through the map, or from the spans that
         ``spans`` holds."""
         if positions.typecode != "I":
             raise TypeError("positions must be an array('I')")
-        n = len(positions) - start
+        n = (len(positions) if end is None else min(end, len(positions))) - start
         if n <= 0:
             return PointRecords(b"", 0, 0, 0)
         if self._map is None:

@@ -113,3 +113,13 @@ def test_all_positions_enumerates_a_whole_file(
     path, positions, _ = packet_file
     with PacketFileMap(path, BS) as pm:
         assert list(pm.all_positions()) == positions
+
+
+def test_records_stop_at_end(packet_file: tuple[Path, list[int], list[Packet]]) -> None:
+    path, positions, packets = packet_file
+    out = ffi.new("uint8_t[]", 1 << 16)
+    with PacketFileMap(path, BS) as pm:
+        got = pm.records(array("I", positions), 8, out, 1 << 16, end=15)
+    assert got.consumed == 7
+    buf = io.BytesIO(b"\xd4\xc3\xb2\xa1" + bytes(20) + got.data)
+    assert [r.data for r in iter_pcap(buf)[1]] == [p.frame for p in packets[8:15]]
