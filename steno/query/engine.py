@@ -78,9 +78,10 @@ PREFETCH = 8192
 """Positions whose pages a sparse read asks for at once (``PacketFileMap.prefetch``)."""
 FIRST_PREFETCH = 256
 """...but only this many the first time in each file: the kernel queues all
-that is asked for before the first of it arrives (one host, cold, on the
-benchmark's store: the first 8192 positions' pages took 335 ms to ask for),
-and the first chunk needs no more than a few hundred packets."""
+that is asked for before the first of it arrives (one host, cold, on a
+10 M-packet store built like the benchmark's: asking for the first 8192
+positions' pages took 335 ms), and the first chunk needs no more than a few
+hundred packets."""
 PCAP_HEADER_CHARGE = 16
 """Upstream charged 16 bytes of the byte limit for the 24-byte file header."""
 
