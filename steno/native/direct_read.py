@@ -221,14 +221,16 @@ class DirectSpans:
         size: int,
         window: int = WINDOW_BYTES,
     ) -> None:
+        self._block_size = block_size
         windows = windows_for(positions, window_size(block_size, window), size)
         self._reader = DirectReader(path, windows)
         self._windows = iter(self._reader)
         self._span: tuple[Any, int, int] = (ffi.NULL, 0, 0)
 
-    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
+    def span_for(self, position: int) -> tuple[Any, int, int]:
         """(bytes, file offset, length) of the window holding ``position``'s
         block; ``length`` is 0 if no window does (the file ended first)."""
+        block_size = self._block_size
         block = position // block_size * block_size
         data, offset, length = self._span
         while not (offset <= block and block + block_size <= offset + length):

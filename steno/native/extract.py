@@ -222,7 +222,7 @@ class Spans(Protocol):
     """Where a dense read finds the file's blocks instead of the map (see
     ``steno.native.direct_read.DirectSpans``)."""
 
-    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
+    def span_for(self, position: int) -> tuple[Any, int, int]:
         """(bytes, file offset, length) of a span of whole blocks holding
         ``position``'s block, or a length of 0 if there is none."""
         ...
@@ -384,7 +384,7 @@ class PacketFileMap:
                         time_lo, time_hi, flags, snaplen, out, out_cap, res,
                     )  # fmt: skip
                 else:
-                    span, span_at, span_len = spans.span_for(positions[at], self.block_size)
+                    span, span_at, span_len = spans.span_for(positions[at])
                     if not span_len:
                         rc = -errno.EBADMSG
                         break

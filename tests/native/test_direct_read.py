@@ -185,10 +185,10 @@ class _OneBlockAtATime:
         self.fd = os.open(path, os.O_RDONLY)
         self.buf = ffi.new("uint8_t[]", BS)
 
-    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
-        off = position // block_size * block_size
+    def span_for(self, position: int) -> tuple[Any, int, int]:
+        off = position // BS * BS
         n = os.preadv(self.fd, [ffi.buffer(self.buf)], off)
-        return (self.buf, off, n if n == block_size else 0)
+        return (self.buf, off, n if n == BS else 0)
 
 
 def test_a_span_of_one_block_resumes_in_the_next(tmp_path: Path) -> None:
@@ -224,8 +224,8 @@ def test_a_torn_block_in_a_span_is_corruption(tmp_path: Path) -> None:
 
 
 class _AlwaysTheFirstBlock(_OneBlockAtATime):
-    def span_for(self, position: int, block_size: int) -> tuple[Any, int, int]:
-        return super().span_for(0, block_size)
+    def span_for(self, position: int) -> tuple[Any, int, int]:
+        return super().span_for(0)
 
 
 def test_a_span_that_misses_the_block_is_an_error_not_a_loop(tmp_path: Path) -> None:
