@@ -27,6 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (steno_index_reader_block(r, i, &blk) != 0)
             abort();
     }
+    uint32_t *in_time = malloc(((size_t)info.blocks + 1) * sizeof *in_time);
+    if (in_time) {
+        size_t nb;
+        steno_index_blocks_in_time(r, 0, UINT64_MAX, in_time, &nb);
+        for (size_t i = 0; i < nb; i++)
+            if (nb > info.blocks || (i && in_time[i - 1] >= in_time[i]))
+                abort();
+        free(in_time);
+    }
     for (uint32_t type = 1; type <= 8; type++) {
         uint32_t w;
         steno_index_key_width(r, type, &w);

@@ -345,6 +345,18 @@ class IndexReader:
                 )
         return tuple(result)
 
+    def blocks_in_time(self, time_lo: int, time_hi: int) -> array.array[int]:
+        """Indices of the blocks (ascending) holding a packet with time in
+        [time_lo, time_hi), by the block table's exact times; empty blocks
+        left out."""
+        out = ffi.new("uint32_t[]", max(1, self.info.blocks))
+        n = ffi.new("size_t *")
+        with self._guard():
+            lib.steno_index_blocks_in_time(self._live(), time_lo, time_hi, out, n)
+        found = array.array("I")
+        found.frombytes(ffi.buffer(out, 4 * n[0]))
+        return found
+
     def key_width(self, key_type: int) -> int:
         """Bytes of a key of this type in this file (0: the file has none)."""
         out = ffi.new("uint32_t *")

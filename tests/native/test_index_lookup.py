@@ -242,3 +242,22 @@ def test_reads_an_mmap(tmp_path: Path) -> None:
         assert r.info.packets == IndexFile.from_bytes(DATA).header.packet_count
         assert len(r.positions([0])) > 0
         r.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(lo=st.integers(1_699_999_990, 1_700_000_060), width=st.integers(0, 20))
+def test_blocks_in_time_are_those_with_a_packet_in_the_window(
+    both: tuple[IndexReader, IndexFile], lo: int, width: int
+) -> None:
+    c, _ = both
+    time_lo, time_hi = lo * 10**9, (lo + width) * 10**9
+    expected = [
+        b.index for b in c.blocks() if b.packets and b.last_ns >= time_lo and b.first_ns < time_hi
+    ]
+    assert c.blocks_in_time(time_lo, time_hi).tolist() == expected
+
+
+def test_blocks_in_time_of_an_empty_index() -> None:
+    with IndexBuilder(BS) as b:
+        data = b.serialize(0)
+    assert IndexReader(data).blocks_in_time(0, 2**64 - 1).tolist() == []

@@ -317,6 +317,19 @@ int steno_index_reader_block(const steno_index_reader *r, uint32_t i, struct ste
     return 0;
 }
 
+void steno_index_blocks_in_time(const steno_index_reader *r, uint64_t time_lo, uint64_t time_hi,
+                                uint32_t *out, size_t *n)
+{
+    *n = 0;
+    for (uint32_t i = 0; i < r->info.blocks; i++) {
+        const uint8_t *e = r->blocks + (size_t)i * STENO_IDX_BLOCK_ENTRY_LEN;
+        if (steno_get_le32(e + 4) == 0)
+            continue;
+        if (steno_get_le64(e + 16) >= time_lo && steno_get_le64(e + 8) < time_hi)
+            out[(*n)++] = steno_get_le32(e);
+    }
+}
+
 static const struct key_table *find_table(const steno_index_reader *r, uint32_t type)
 {
     for (unsigned i = 0; i < r->ntables; i++)

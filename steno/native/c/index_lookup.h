@@ -61,6 +61,15 @@ void steno_index_reader_info(const steno_index_reader *r, struct steno_index_inf
 int steno_index_reader_block(const steno_index_reader *r, uint32_t i, struct steno_index_block *out);
 
 /*
+ * The block indices (ascending, room for info.blocks in out) of the blocks
+ * holding a packet with time in [time_lo, time_hi), by the block table's
+ * exact per-block times: a query with only a time condition reads these
+ * blocks whole and nothing else.  Empty blocks are left out.  *n of them.
+ */
+void steno_index_blocks_in_time(const steno_index_reader *r, uint64_t time_lo, uint64_t time_hi,
+                                uint32_t *out, size_t *n);
+
+/*
  * Key width of a key type in this file (*width 0 if the file has no key of
  * that type).
  */

@@ -51,6 +51,8 @@ void steno_index_reader_free(steno_index_reader *r);
 void steno_index_reader_info(const steno_index_reader *r, struct steno_index_info *out);
 int steno_index_reader_block(const steno_index_reader *r, uint32_t i,
                              struct steno_index_block *out);
+void steno_index_blocks_in_time(const steno_index_reader *r, uint64_t time_lo, uint64_t time_hi,
+                                uint32_t *out, size_t *n);
 void steno_index_key_width(const steno_index_reader *r, uint32_t key_type, uint32_t *width);
 int steno_index_lookup_flows(const steno_index_reader *r, uint32_t key_type, const uint8_t *lo,
                              const uint8_t *hi, uint32_t width, uint32_t **flows, size_t *n);
