@@ -11,7 +11,7 @@ import mmap
 import os
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -156,6 +156,17 @@ class PointRecords:
 
     data: bytes
     consumed: int
+    packets: int
+    out_of_time: int
+
+
+@attrs.frozen
+class ScanRecords:
+    """Records of the packets in a range of blocks (see ``PacketFileMap.scan``)."""
+
+    data: bytes
+    next: int
+    """The file offset to go on from: the range's end when it is done."""
     packets: int
     out_of_time: int
 
@@ -325,7 +336,7 @@ class PacketFileMap:
         for off, length in prefetch_ranges(positions[start:end], self.block_size, self.size):
             os.posix_fadvise(fd, off, length, willneed)
 
-    def cached(self, positions: array[int], start: int, end: int) -> bool:
+    def cached(self, positions: Sequence[int], start: int, end: int) -> bool:
         """Whether a sample of the packets' pages is all in the page cache."""
         step = max(1, (end - start) // PREFETCH_PROBES)
         return self._all_cached(positions[i] for i in range(start, end, step))
@@ -408,6 +419,78 @@ class PacketFileMap:
             raise ValueError("positions must be strictly increasing")
         return PointRecords(bytes(ffi.buffer(out, out_len)), done, packets, out_of_time)
 
+    def scan(
+        self,
+        start: int,
+        end: int,
+        out: Any,
+        out_cap: int,
+        *,
+        time_lo: int = NO_TIME_LIMIT[0],
+        time_hi: int = NO_TIME_LIMIT[1],
+        nano: bool = False,
+        snaplen: int = DEFAULT_SNAPLEN,
+        spans: Spans | None = None,
+    ) -> ScanRecords:
+        """pcap records of every packet in the file's bytes [start, end) with
+        time in [time_lo, time_hi), into the cffi buffer ``out`` until it is
+        full; resume at ``next`` (``end`` when the range is done).
+
+        ``start`` is a block boundary or a previous call's ``next``; ``end``
+        a block boundary.  No index is needed: this is how a query with no
+        key condition reads.  The blocks are read through the map, or from
+        the spans that ``spans`` holds."""
+        if start >= end:
+            return ScanRecords(b"", end, 0, 0)
+        if self._map is None or end > self.size:
+            raise self._corrupt(f"blocks up to {end} in a file of {self.size} bytes")
+        res = ffi.new("struct steno_scan_result *")
+        flags = lib.STENO_PCAP_NANO if nano else 0
+        at, packets, out_of_time, out_len = start, 0, 0, 0
+        while at < end:
+            if spans is None:
+                span, span_at, span_len = self._buf, 0, self.size
+            else:
+                span, span_at, span_len = spans.span_for(at)
+                if not span_len:
+                    raise self._corrupt(f"no block read at {at}")
+            rc = lib.steno_extract_scan(
+                span, span_at, span_len, self.block_size, at, end,
+                time_lo, time_hi, flags, snaplen, out + out_len, out_cap - out_len, res,
+            )  # fmt: skip
+            packets += res.packets
+            out_of_time += res.out_of_time
+            out_len += res.out_len
+            if rc == -errno.ENODATA:
+                at = end  # the file's packets end here (see all_positions)
+                break
+            if rc == -errno.EBADMSG:
+                raise self._corrupt(f"block {res.next // self.block_size} is corrupt")
+            if rc < 0:
+                raise ValueError(f"cannot scan [{start}, {end}) in blocks of {self.block_size}")
+            if not res.past_span:
+                at = res.next
+                break  # done, or out is full
+            if res.next == at:  # the span given does not hold the block
+                raise self._corrupt(f"no block read at {at}")
+            at = res.next  # on to the next span
+        return ScanRecords(bytes(ffi.buffer(out, out_len)), at, packets, out_of_time)
+
+    def blocks_in_time(self, time_lo: int, time_hi: int) -> tuple[int, int]:
+        """[start, end) file offsets of the span of blocks where packets with
+        time in [time_lo, time_hi) can be (``steno_blocks_in_time``: from the
+        block descriptors alone, with ``TIME_SLACK_NS`` to spare)."""
+        if self._map is None:
+            return (0, 0)
+        blocks = self.size // self.block_size
+        self._read_block_descriptors(blocks)
+        first = ffi.new("uint64_t *")
+        end = ffi.new("uint64_t *")
+        lib.steno_blocks_in_time(
+            self._buf, self.size, self.block_size, time_lo, time_hi, TIME_SLACK_NS, first, end
+        )
+        return (first[0] * self.block_size, end[0] * self.block_size)
+
     def positions_in_time(self, positions: array[int], time_lo: int, time_hi: int) -> array[int]:
         """The positions whose packets are in [time_lo, time_hi)."""
         if not positions:
@@ -448,15 +531,9 @@ class PacketFileMap:
         packets.  For a file that only partly overlaps a query's window."""
         if self._map is None or not positions:
             return positions
-        blocks = self.size // self.block_size
-        self._read_block_descriptors(blocks)
-        first = ffi.new("uint64_t *")
-        end = ffi.new("uint64_t *")
-        lib.steno_blocks_in_time(
-            self._buf, self.size, self.block_size, time_lo, time_hi, TIME_SLACK_NS, first, end
-        )
-        lo = bisect_left(positions, first[0] * self.block_size)
-        hi = bisect_left(positions, end[0] * self.block_size, lo)
+        first, end = self.blocks_in_time(time_lo, time_hi)
+        lo = bisect_left(positions, first)
+        hi = bisect_left(positions, end, lo)
         return positions if (lo, hi) == (0, len(positions)) else positions[lo:hi]
 
     def _read_block_descriptors(self, blocks: int) -> None:

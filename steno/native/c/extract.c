@@ -276,6 +276,51 @@ int steno_extract_points(const uint8_t *file, uint64_t file_size, uint32_t block
     return rc;
 }
 
+int steno_extract_scan(const uint8_t *span, uint64_t span_off, uint64_t span_len,
+                       uint32_t block_size, uint64_t from, uint64_t to, uint64_t time_lo,
+                       uint64_t time_hi, uint32_t flags, uint32_t snaplen, uint8_t *out,
+                       size_t out_cap, struct steno_scan_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->next = from;
+    if (block_size == 0 || span_off % block_size || to % block_size || from < span_off)
+        return -EINVAL;
+    while (res->next < to) {
+        uint64_t at = res->next / block_size * block_size;
+        if (at - span_off + block_size > span_len) {
+            res->past_span = 1;
+            return 0;
+        }
+        const uint8_t *block = span + (at - span_off);
+        struct steno_block_info info;
+        int bad = steno_block_check(block, block_size, &info);
+        if (bad)
+            return bad == -EINVAL ? -ENODATA : -EBADMSG;
+        uint64_t skip = res->next - at; /* packets before it were written already */
+        struct steno_block_iter it;
+        struct steno_packet_view pkt;
+        steno_block_iter_init(&it, block);
+        while (steno_block_iter_next(&it, &pkt)) {
+            if (pkt.offset < skip)
+                continue;
+            uint64_t t = (uint64_t)pkt.sec * 1000000000u + pkt.nsec;
+            if (t < time_lo || t >= time_hi) {
+                res->out_of_time++;
+                continue;
+            }
+            int restored = 0;
+            if (put_record(&pkt, flags, snaplen, out, out_cap, &res->out_len, &restored) < 0) {
+                res->next = at + pkt.offset;
+                return 0; /* out is full: resume at this packet */
+            }
+            res->packets++;
+            res->vlan_restored += (uint32_t)restored;
+        }
+        res->next = at + block_size;
+    }
+    return 0;
+}
+
 int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
                             const uint32_t *positions, size_t n_positions, uint64_t time_lo,
                             uint64_t time_hi, uint32_t *kept, size_t *n_kept)

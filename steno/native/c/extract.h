@@ -126,6 +126,42 @@ int steno_extract_span(const uint8_t *span, uint64_t span_off, uint64_t span_len
                        uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
                        uint8_t *out, size_t out_cap, struct steno_points_result *res);
 
+/* What steno_extract_scan() did. */
+struct steno_scan_result {
+    uint64_t next;          /* file offset to resume at: a packet's, or a block's */
+    uint32_t packets;       /* records written */
+    uint32_t vlan_restored; /* of which had the outer tag put back */
+    uint32_t out_of_time;   /* skipped: time outside [time_lo, time_hi) */
+    size_t out_len;         /* bytes written to out */
+    uint32_t past_span;     /* stopped at a block past the span */
+};
+
+/*
+ * Every packet of the blocks in the file's bytes [from, to), with time in
+ * [time_lo, time_hi), as pcap records: a query with no key condition (a time
+ * window) needs no positions from an index, only a walk of the blocks it
+ * covers.  span holds the file's bytes [span_off, span_off + span_len)
+ * (span_off a multiple of block_size; the whole file mapped, or a window of
+ * it read ahead).  from is a block boundary or a packet's offset (a previous
+ * call's res->next); to is a block boundary.
+ *
+ * Stops, without error, when the next record does not fit in out (resume at
+ * res->next with a fresh buffer), or at the first block not wholly in the
+ * span (res->past_span = 1; read the span holding res->next and go on).
+ * res->next == to when the range is done.  Each block is checked with
+ * steno_block_check() before any of it is read.  Returns 0; -EINVAL if
+ * span_off or to is not a block boundary or from lies before the span;
+ * -ENODATA at a block that is not a TPACKET_V3 block (zero fill, as after a
+ * failed truncation of a preallocated file, or foreign): the file's packets
+ * end before it, as steno_packet_positions() has it; -EBADMSG at a block
+ * whose packet chain is inconsistent.  Either way res->next is that block's
+ * offset and everything before it was written.
+ */
+int steno_extract_scan(const uint8_t *span, uint64_t span_off, uint64_t span_len,
+                       uint32_t block_size, uint64_t from, uint64_t to, uint64_t time_lo,
+                       uint64_t time_hi, uint32_t flags, uint32_t snaplen, uint8_t *out,
+                       size_t out_cap, struct steno_scan_result *res);
+
 /*
  * The positions (increasing, as for steno_extract_points) whose packets have
  * time_lo <= time < time_hi, written to kept (room for n_positions) in order;

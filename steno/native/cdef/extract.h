@@ -43,6 +43,19 @@ int steno_extract_span(const uint8_t *span, uint64_t span_off, uint64_t span_len
                        uint32_t block_size, const uint32_t *positions, size_t n_positions,
                        uint64_t time_lo, uint64_t time_hi, uint32_t flags, uint32_t snaplen,
                        uint8_t *out, size_t out_cap, struct steno_points_result *res);
+struct steno_scan_result {
+    uint64_t next;
+    uint32_t packets;
+    uint32_t vlan_restored;
+    uint32_t out_of_time;
+    size_t out_len;
+    uint32_t past_span;
+};
+
+int steno_extract_scan(const uint8_t *span, uint64_t span_off, uint64_t span_len,
+                       uint32_t block_size, uint64_t from, uint64_t to, uint64_t time_lo,
+                       uint64_t time_hi, uint32_t flags, uint32_t snaplen, uint8_t *out,
+                       size_t out_cap, struct steno_scan_result *res);
 int steno_packet_positions(const uint8_t *file, uint64_t file_size, uint32_t block_size,
                            uint32_t **out, size_t *n);
 int steno_positions_in_time(const uint8_t *file, uint64_t file_size, uint32_t block_size,
