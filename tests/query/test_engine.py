@@ -18,7 +18,16 @@ from steno.native.extract import PacketFileMap
 from steno.query import engine, parse
 from steno.query.engine import FIRST_CHUNK, QueryOptions, QueryRun, run_query
 from steno.query.mapped_files import MappedFiles
-from steno.query.plan import plan
+from steno.query.plan import (
+    NO_END,
+    NO_START,
+    VLAN,
+    Everything,
+    Lookup,
+    Plan,
+    Term,
+    plan,
+)
 from steno.store.catalogue import Catalogue
 from steno.store.open_files import OpenFiles
 from tests.support.store import make_store
@@ -144,7 +153,7 @@ def test_cold_dense_reads_go_around_the_page_cache_with_the_same_answer(
     # eviction works, or the probe can tell, depends on the file system).
     cached = True
     monkeypatch.setattr(PacketFileMap, "cached", lambda *_: cached)
-    for text in ("tcp", "after 1h ago or before 1h ago"):
+    for text in ("tcp", "after 1h ago or before 1h ago", "before 1h ago"):
         cached = True
         warm = b"".join(run_query(_plan(text), catalogue))
         assert opened == []  # read through the map
@@ -160,8 +169,8 @@ def test_a_file_system_without_o_direct_is_read_through_the_map(
     traffic = generate(seed=59, count=3000, profile="imix")
     dirs = make_store(tmp_path, list(traffic.frames()), files=2, block_size=1 << 20)
     catalogue = Catalogue.scan(dirs)
-    text = "after 1h ago or before 1h ago"
-    expected = b"".join(run_query(_plan(text), catalogue))
+    texts = ("after 1h ago or before 1h ago", "before 1h ago")
+    expected = [b"".join(run_query(_plan(text), catalogue)) for text in texts]
     real_open = os.open
 
     def no_direct(path: Any, flags: int, *args: Any) -> int:
@@ -171,6 +180,45 @@ def test_a_file_system_without_o_direct_is_read_through_the_map(
 
     monkeypatch.setattr(os, "open", no_direct)
     monkeypatch.setattr(PacketFileMap, "cached", lambda *_: False)
-    run = QueryRun()
-    assert b"".join(run_query(_plan(text), catalogue, run=run)) == expected
-    assert run.problems == []
+    for text, answer in zip(texts, expected, strict=True):
+        run = QueryRun()
+        assert b"".join(run_query(_plan(text), catalogue, run=run)) == answer
+        assert run.problems == []
+
+
+def test_a_time_window_alone_is_read_block_by_block_with_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a time condition: the blocks the index's block table puts in the
+    window are read whole, with no position list; the answer is what the
+    position path gives (a second term that matches nothing forces it)."""
+    traffic = generate(seed=60, count=6000, profile="imix")
+    start = 1_700_000_000 * 10**9
+    dirs = make_store(tmp_path, list(traffic.frames()), files=3, block_size=1 << 16, start_ns=start)
+    catalogue = Catalogue.scan(dirs)
+    listed: list[int] = []
+    real_positions = engine._FileQuery.positions
+
+    def spy(self: Any, expr: Any) -> Any:
+        listed.append(1)
+        return real_positions(self, expr)
+
+    monkeypatch.setattr(engine._FileQuery, "positions", spy)
+    ms = 10**6
+    nothing = Term(Lookup.of(VLAN, 4094))
+    for lo, hi in [
+        (NO_START, NO_END),
+        (start + 1234 * ms + 1, start + 4321 * ms),  # across files, cut mid-block
+        (start + 2500 * ms, start + 2500 * ms + 1),  # one packet
+        (start + 10**12, NO_END),  # after the last packet
+    ]:
+        alone = b"".join(run_query(Plan((Term(Everything, lo, hi),)), catalogue))
+        assert listed == []
+        by_position = b"".join(run_query(Plan((Term(Everything, lo, hi), nothing)), catalogue))
+        assert listed
+        listed.clear()
+        assert alone == by_position
+        times = [r.ts_ns for r in iter_pcap(io.BytesIO(alone))[1]]
+        assert times == sorted(times) and all(lo <= t < hi for t in times)
+        expected = sum(lo <= start + i * ms < hi for i in range(6000))
+        assert len(times) == expected

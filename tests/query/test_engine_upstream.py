@@ -118,3 +118,34 @@ def test_a_host_and_a_vlan_from_the_data(store: Path) -> None:
         )
         got = collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1])
         assert got == want and got
+
+
+def test_time_windows_read_upstreams_blocks_without_its_index(store: Path) -> None:
+    """A query with only a time condition walks upstream's blocks (found by
+    their descriptors, with slack) and keeps each packet by its own time."""
+    from datetime import UTC, datetime
+
+    from steno.query.times import format_rfc3339
+
+    packets = upstream_packets()
+    times = sorted(ts for ts, _, _ in packets)
+    cuts = [times[len(times) // 3], times[len(times) // 2] + 1, times[-1] + 1]
+    queries = [
+        f"after {format_rfc3339(cuts[0])} and before {format_rfc3339(cuts[1])}",
+        f"before {format_rfc3339(cuts[0])}",
+        f"after {format_rfc3339(cuts[1])}",
+        f"after {format_rfc3339(cuts[2])}",
+        "after 2000-01-01T00:00:00Z",
+    ]
+    for query in queries:
+        node = parse(query, now=datetime.now(UTC))
+        want = collections.Counter(d for ts, d, keys in packets if matches(node, keys, ts))
+        proc = subprocess.run(
+            [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(store), query],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        got = collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1])
+        assert got == want, query
+        assert got or query.startswith(f"after {format_rfc3339(cuts[2])}")
