@@ -300,6 +300,9 @@ def _file_records(
                     found = fq.positions(term.keys)
                     if (lo, hi) != NO_TIME_LIMIT:
                         found = fq.packets.within_blocks_in_time(found, lo, hi)
+                        if not fq.packets.is_sparse(found):
+                            # Each packet's time is read: readahead, not a fault a page.
+                            fq.packets.read_sequentially()
                         found = fq.packets.positions_in_time(found, lo, hi)
                     kept.append(found)
                 merged = _union_all(list(kept))
