@@ -181,6 +181,18 @@ static uint32_t block_extent(const uint8_t *block, uint32_t block_size, uint32_t
     return blk_len;
 }
 
+/* Writes pkt's record if its time lies in [time_lo, time_hi): 1 if written,
+ * 0 if out of the window, -ENOSPC if out has no room for it. */
+static int put_in_window(const struct steno_packet_view *pkt, uint64_t time_lo, uint64_t time_hi,
+                         uint32_t flags, uint32_t snaplen, uint8_t *out, size_t out_cap,
+                         size_t *len, int *restored)
+{
+    uint64_t t = (uint64_t)pkt->sec * 1000000000u + pkt->nsec;
+    if (t < time_lo || t >= time_hi)
+        return 0;
+    return put_record(pkt, flags, snaplen, out, out_cap, len, restored) < 0 ? -ENOSPC : 1;
+}
+
 /* Reads the packet whose header is at `off` of a block, checking that header
  * and bytes lie inside the block's used part.  0 or -EBADMSG. */
 static int point_packet(const uint8_t *block, uint32_t first, uint32_t blk_len, uint32_t off,
@@ -247,17 +259,15 @@ int steno_extract_span(const uint8_t *span, uint64_t span_off, uint64_t span_len
             res->consumed = i;
             return -EBADMSG;
         }
-        uint64_t t = (uint64_t)pkt.sec * 1000000000u + pkt.nsec;
-        if (t < time_lo || t >= time_hi) {
-            res->out_of_time++;
-            continue;
-        }
         int restored = 0;
-        if (put_record(&pkt, flags, snaplen, out, out_cap, &res->out_len, &restored) < 0) {
+        int kept = put_in_window(&pkt, time_lo, time_hi, flags, snaplen, out, out_cap,
+                                 &res->out_len, &restored);
+        if (kept < 0) {
             res->consumed = i;
             return 0; /* out is full: resume here */
         }
-        res->packets++;
+        res->packets += (uint32_t)kept;
+        res->out_of_time += (uint32_t)!kept;
         res->vlan_restored += (uint32_t)restored;
     }
     res->consumed = n_positions;
@@ -303,17 +313,15 @@ int steno_extract_scan(const uint8_t *span, uint64_t span_off, uint64_t span_len
         while (steno_block_iter_next(&it, &pkt)) {
             if (pkt.offset < skip)
                 continue;
-            uint64_t t = (uint64_t)pkt.sec * 1000000000u + pkt.nsec;
-            if (t < time_lo || t >= time_hi) {
-                res->out_of_time++;
-                continue;
-            }
             int restored = 0;
-            if (put_record(&pkt, flags, snaplen, out, out_cap, &res->out_len, &restored) < 0) {
+            int kept = put_in_window(&pkt, time_lo, time_hi, flags, snaplen, out, out_cap,
+                                     &res->out_len, &restored);
+            if (kept < 0) {
                 res->next = at + pkt.offset;
                 return 0; /* out is full: resume at this packet */
             }
-            res->packets++;
+            res->packets += (uint32_t)kept;
+            res->out_of_time += (uint32_t)!kept;
             res->vlan_restored += (uint32_t)restored;
         }
         res->next = at + block_size;
