@@ -4,7 +4,6 @@ gives exactly what reading through the map gives."""
 
 from __future__ import annotations
 
-import io
 import os
 import random
 from array import array
@@ -16,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from steno.native._steno import ffi
 
-from steno.lab.pcap import iter_pcap
 from steno.native.direct_read import (
     DirectReader,
     DirectSpans,
@@ -25,27 +23,13 @@ from steno.native.direct_read import (
     worth_reading_direct,
 )
 from steno.native.extract import PacketFileCorrupt, PacketFileMap
-from tests.support.tpacket import Packet, blocks
-
-BS = 4096
-"""The smallest block O_DIRECT takes (a page), so that windows of a few blocks
-are read from a small file."""
-
-
-def _packet_file(tmp_path: Path, count: int = 400, seed: int = 3) -> tuple[Path, list[int]]:
-    rng = random.Random(seed)
-    packets = [
-        Packet(frame=rng.randbytes(rng.choice((60, 300, 1000, 1514))), sec=1000 + i, nsec=i)
-        for i in range(count)
-    ]
-    data, positions = blocks(packets, BS)
-    path = tmp_path / "1700000000000000"
-    path.write_bytes(b"".join(data))
-    return path, positions
-
-
-def _frames(data: bytes) -> list[bytes]:
-    return [r.data for r in iter_pcap(io.BytesIO(b"\xd4\xc3\xb2\xa1" + bytes(20) + data))[1]]
+from tests.support.page_blocks import (
+    BS,
+    AlwaysTheFirstBlock,
+    OneBlockAtATime,
+    packet_file,
+    record_frames,
+)
 
 
 def _read_all(
@@ -59,7 +43,7 @@ def _read_all(
         got = pm.records(pos, start, out, out_cap, spans=spans)
         assert got.consumed > 0
         start += got.consumed
-        frames.extend(_frames(got.data))
+        frames.extend(record_frames(got.data))
     return frames
 
 
@@ -148,7 +132,7 @@ def test_closing_early_stops_the_reader(tmp_path: Path) -> None:
 
 
 def test_spans_give_what_the_map_gives(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
         expected = _read_all(pm, positions)
         with DirectSpans(str(path), positions, BS, pm.size, window=2 * BS) as spans:
@@ -169,7 +153,7 @@ def test_any_subset_any_window_any_buffer(
     out_cap: int,
     keep: float,
 ) -> None:
-    path, positions = _packet_file(tmp_path_factory.mktemp("f"), count=300, seed=seed % 7)
+    path, positions = packet_file(tmp_path_factory.mktemp("f"), count=300, seed=seed % 7)
     chosen = [p for p in positions if random.Random(seed ^ p).random() < keep]
     with PacketFileMap(path, BS) as pm:
         expected = _read_all(pm, chosen, out_cap=out_cap)
@@ -177,32 +161,18 @@ def test_any_subset_any_window_any_buffer(
             assert _read_all(pm, chosen, spans, out_cap=out_cap) == expected
 
 
-class _OneBlockAtATime:
-    """A ``Spans`` of single blocks read with plain ``pread``: no window ever
-    holds two blocks, so every record crosses into a new span."""
-
-    def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self.buf = ffi.new("uint8_t[]", BS)
-
-    def span_for(self, position: int) -> tuple[Any, int, int]:
-        off = position // BS * BS
-        n = os.preadv(self.fd, [ffi.buffer(self.buf)], off)
-        return (self.buf, off, n if n == BS else 0)
-
-
 def test_a_span_of_one_block_resumes_in_the_next(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
-        spans = _OneBlockAtATime(path)
+        spans = OneBlockAtATime(path)
         try:
             assert _read_all(pm, positions, spans) == _read_all(pm, positions)
         finally:
-            os.close(spans.fd)
+            spans.close()
 
 
 def test_a_position_past_the_last_span_is_corruption(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     size = path.stat().st_size
     with PacketFileMap(path, BS) as pm:
         bad = [*positions[:3], size + 48]
@@ -211,7 +181,7 @@ def test_a_position_past_the_last_span_is_corruption(tmp_path: Path) -> None:
 
 
 def test_a_torn_block_in_a_span_is_corruption(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with open(path, "r+b") as f:
         f.seek(2 * BS)
         f.write(bytes(BS))  # zero-filled, as after a crash
@@ -223,18 +193,13 @@ def test_a_torn_block_in_a_span_is_corruption(tmp_path: Path) -> None:
         _read_all(pm, positions, spans)
 
 
-class _AlwaysTheFirstBlock(_OneBlockAtATime):
-    def span_for(self, position: int) -> tuple[Any, int, int]:
-        return super().span_for(0)
-
-
 def test_a_span_that_misses_the_block_is_an_error_not_a_loop(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     later = [p for p in positions if p >= 2 * BS]
     with PacketFileMap(path, BS) as pm:
-        spans = _AlwaysTheFirstBlock(path)
+        spans = AlwaysTheFirstBlock(path)
         try:
             with pytest.raises(PacketFileCorrupt):
                 _read_all(pm, later, spans)
         finally:
-            os.close(spans.fd)
+            spans.close()

@@ -4,9 +4,6 @@ gives, from the map or from spans read ahead, whatever the buffer."""
 
 from __future__ import annotations
 
-import io
-import os
-import random
 from array import array
 from pathlib import Path
 from typing import Any
@@ -16,30 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from steno.native._steno import ffi
 
-from steno.lab.pcap import iter_pcap
 from steno.native.direct_read import DirectSpans
 from steno.native.extract import NO_TIME_LIMIT, PacketFileCorrupt, PacketFileMap
-from tests.support.tpacket import Packet, blocks
+from tests.support.page_blocks import (
+    BS,
+    AlwaysTheFirstBlock,
+    OneBlockAtATime,
+    packet_file,
+    record_frames,
+)
 
-BS = 4096
 S = 10**9
-
-
-def _packet_file(tmp_path: Path, count: int = 400, seed: int = 3) -> tuple[Path, list[int]]:
-    """Packets one second apart (1000 s, 1001 s, ...) over many small blocks."""
-    rng = random.Random(seed)
-    packets = [
-        Packet(frame=rng.randbytes(rng.choice((60, 300, 1000, 1514))), sec=1000 + i, nsec=i)
-        for i in range(count)
-    ]
-    data, positions = blocks(packets, BS)
-    path = tmp_path / "1700000000000000"
-    path.write_bytes(b"".join(data))
-    return path, positions
-
-
-def _frames(data: bytes) -> list[bytes]:
-    return [r.data for r in iter_pcap(io.BytesIO(b"\xd4\xc3\xb2\xa1" + bytes(20) + data))[1]]
 
 
 def _by_position(
@@ -53,7 +37,7 @@ def _by_position(
     while start < len(pos):
         got = pm.records(pos, start, out, 1 << 16, time_lo=window[0], time_hi=window[1])
         start += got.consumed
-        frames.extend(_frames(got.data))
+        frames.extend(record_frames(got.data))
     return frames
 
 
@@ -72,12 +56,12 @@ def _scanned(
         got = pm.scan(start, end, out, out_cap, time_lo=window[0], time_hi=window[1], spans=spans)
         assert got.next > start or got.data, "no progress"
         start = got.next
-        frames.extend(_frames(got.data))
+        frames.extend(record_frames(got.data))
     return frames
 
 
 def test_a_whole_file_scanned_is_every_packet_in_order(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
         whole = pm.size // BS * BS
         assert _scanned(pm, 0, whole) == _by_position(pm, positions)
@@ -102,7 +86,7 @@ def test_any_range_any_window_any_buffer_any_spans(
     out_cap: int,
     how: str,
 ) -> None:
-    path, positions = _packet_file(tmp_path_factory.mktemp("f"), count=300, seed=seed)
+    path, positions = packet_file(tmp_path_factory.mktemp("f"), count=300, seed=seed)
     lo, width = window
     time_window = (lo * S, (lo + width) * S)
     with PacketFileMap(path, BS) as pm:
@@ -116,16 +100,16 @@ def test_any_range_any_window_any_buffer_any_spans(
             with DirectSpans(str(path), middles, BS, pm.size, window=3 * BS) as spans:
                 got = _scanned(pm, start, end, window=time_window, spans=spans, out_cap=out_cap)
         else:
-            single = _OneBlockAtATime(path)
+            single = OneBlockAtATime(path)
             try:
                 got = _scanned(pm, start, end, window=time_window, spans=single, out_cap=out_cap)
             finally:
-                os.close(single.fd)
+                single.close()
         assert got == expected
 
 
 def test_a_full_buffer_resumes_at_the_packet_it_stopped_at(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
         out = ffi.new("uint8_t[]", BS)
         got = pm.scan(0, BS, out, 1100)  # room for one 1000-byte frame at most
@@ -134,39 +118,21 @@ def test_a_full_buffer_resumes_at_the_packet_it_stopped_at(tmp_path: Path) -> No
         assert 0 < got.next < BS
 
 
-class _OneBlockAtATime:
-    """A ``Spans`` of single blocks read with plain ``pread``."""
-
-    def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self.buf = ffi.new("uint8_t[]", BS)
-
-    def span_for(self, position: int) -> tuple[Any, int, int]:
-        off = position // BS * BS
-        n = os.preadv(self.fd, [ffi.buffer(self.buf)], off)
-        return (self.buf, off, n if n == BS else 0)
-
-
-class _AlwaysTheFirstBlock(_OneBlockAtATime):
-    def span_for(self, position: int) -> tuple[Any, int, int]:
-        return super().span_for(0)
-
-
 def test_a_span_that_misses_the_block_is_an_error_not_a_loop(tmp_path: Path) -> None:
-    path, _ = _packet_file(tmp_path)
+    path, _ = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
-        spans = _AlwaysTheFirstBlock(path)
+        spans = AlwaysTheFirstBlock(path)
         try:
             with pytest.raises(PacketFileCorrupt, match="no block read"):
                 _scanned(pm, 2 * BS, 4 * BS, spans=spans)
         finally:
-            os.close(spans.fd)
+            spans.close()
 
 
 def test_the_packets_end_at_a_zero_block(tmp_path: Path) -> None:
     """As ``all_positions`` has it: a preallocated file whose truncation
     failed ends in zeros, and its packets end there."""
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     with open(path, "r+b") as f:
         f.seek(5 * BS)
         f.write(bytes(BS))
@@ -177,7 +143,7 @@ def test_the_packets_end_at_a_zero_block(tmp_path: Path) -> None:
 
 
 def test_a_block_with_a_broken_chain_is_corruption(tmp_path: Path) -> None:
-    path, positions = _packet_file(tmp_path)
+    path, positions = packet_file(tmp_path)
     k = next(k for k in range(1, 20) if sum(k * BS <= p < (k + 1) * BS for p in positions) > 1)
     first = next(p for p in positions if p >= k * BS)
     with open(path, "r+b") as f:
@@ -188,7 +154,7 @@ def test_a_block_with_a_broken_chain_is_corruption(tmp_path: Path) -> None:
 
 
 def test_blocks_past_the_end_of_the_file_are_corruption(tmp_path: Path) -> None:
-    path, _ = _packet_file(tmp_path)
+    path, _ = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
         beyond = (pm.size // BS + 2) * BS
         with pytest.raises(PacketFileCorrupt, match="blocks up to"):
@@ -196,7 +162,7 @@ def test_blocks_past_the_end_of_the_file_are_corruption(tmp_path: Path) -> None:
 
 
 def test_an_empty_range_reads_nothing(tmp_path: Path) -> None:
-    path, _ = _packet_file(tmp_path)
+    path, _ = packet_file(tmp_path)
     with PacketFileMap(path, BS) as pm:
         out = ffi.new("uint8_t[]", BS)
         got = pm.scan(BS, BS, out, BS)

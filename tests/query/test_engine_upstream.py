@@ -23,6 +23,7 @@ from steno.lab.answer_key import matches
 from steno.lab.pcap import iter_pcap
 from steno.lab.truth import Key, KeyType
 from steno.query import parse
+from steno.query.times import format_rfc3339
 from steno.store.packet_file import PacketFile
 
 DATA = Path(__file__).parent.parent / "data" / "upstream"
@@ -62,6 +63,24 @@ def upstream_packets() -> list[tuple[int, bytes, frozenset[Key]]]:
     return [(r.ts_ns, r.data, by_position[pos]) for r, pos in zip(records, positions, strict=True)]
 
 
+def _asked_and_expected(
+    store: Path, query: str, packets: list[tuple[int, bytes, frozenset[Key]]]
+) -> tuple[collections.Counter[bytes], collections.Counter[bytes]]:
+    """The frames ``stenoquery --dir`` answers, and those upstream's keys say it should."""
+    from datetime import UTC, datetime
+
+    node = parse(query, now=datetime.now(UTC))
+    want = collections.Counter(d for ts, d, keys in packets if matches(node, keys, ts))
+    proc = subprocess.run(
+        [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(store), query],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1]), want
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("upstream")
@@ -84,68 +103,35 @@ QUERIES = [
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_upstream_store_answers_with_upstreams_keys(store: Path, query: str) -> None:
-    from datetime import UTC, datetime
-
-    packets = upstream_packets()
-    node = parse(query, now=datetime.now(UTC))
-    want = collections.Counter(d for ts, d, keys in packets if matches(node, keys, ts))
-    proc = subprocess.run(
-        [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(store), query],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    got = collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1])
+    got, want = _asked_and_expected(store, query, upstream_packets())
     assert got == want
     assert sum(want.values()) > 0 or query == "tcp or icmp"
 
 
 def test_a_host_and_a_vlan_from_the_data(store: Path) -> None:
-    from datetime import UTC, datetime
-
     packets = upstream_packets()
     host = next(v for _, _, keys in packets for k, v in keys if k is KeyType.IPV4)
     vlan = next(v for _, _, keys in packets for k, v in keys if k is KeyType.VLAN)
     for query in (f"host {ipaddress.IPv4Address(host)}", f"vlan {vlan}"):
-        node = parse(query, now=datetime.now(UTC))
-        want = collections.Counter(d for ts, d, keys in packets if matches(node, keys, ts))
-        proc = subprocess.run(
-            [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(store), query],
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-        got = collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1])
+        got, want = _asked_and_expected(store, query, packets)
         assert got == want and got
 
 
 def test_time_windows_read_upstreams_blocks_without_its_index(store: Path) -> None:
     """A query with only a time condition walks upstream's blocks (found by
     their descriptors, with slack) and keeps each packet by its own time."""
-    from datetime import UTC, datetime
-
-    from steno.query.times import format_rfc3339
-
     packets = upstream_packets()
     times = sorted(ts for ts, _, _ in packets)
     cuts = [times[len(times) // 3], times[len(times) // 2] + 1, times[-1] + 1]
+    after_the_last = f"after {format_rfc3339(cuts[2])}"
     queries = [
         f"after {format_rfc3339(cuts[0])} and before {format_rfc3339(cuts[1])}",
         f"before {format_rfc3339(cuts[0])}",
         f"after {format_rfc3339(cuts[1])}",
-        f"after {format_rfc3339(cuts[2])}",
+        after_the_last,
         "after 2000-01-01T00:00:00Z",
     ]
     for query in queries:
-        node = parse(query, now=datetime.now(UTC))
-        want = collections.Counter(d for ts, d, keys in packets if matches(node, keys, ts))
-        proc = subprocess.run(
-            [sys.executable, "-m", "steno.cli.stenoquery", "--dir", str(store), query],
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-        got = collections.Counter(r.data for r in iter_pcap(io.BytesIO(proc.stdout))[1])
+        got, want = _asked_and_expected(store, query, packets)
         assert got == want, query
-        assert got or query.startswith(f"after {format_rfc3339(cuts[2])}")
+        assert got or query == after_the_last
