@@ -352,17 +352,17 @@ def _scan_file(
     of the blocks the window covers, read block by block with no index
     look-up.  A position list would cost a sort of every packet of the file
     before the first is sent (on the benchmark's store, 50-80 ms a file)."""
-    packets, size = fq.packets, fq.packets.block_size
+    packets, block_size = fq.packets, fq.packets.block_size
     blocks = fq.blocks_in_time(window)
     run.files_read += 1
     if not blocks:
         return
     # Probed mid-block: upstream's descriptors, read to find the blocks, are cached.
-    spans = _direct_blocks(stack, packets, [k * size + size // 2 for k in blocks])
+    spans = _direct_blocks(stack, packets, [k * block_size + block_size // 2 for k in blocks])
     if spans is None:
         packets.read_sequentially()
     for first, last in _runs(blocks):
-        start, end = first * size, (last + 1) * size
+        start, end = first * block_size, (last + 1) * block_size
         while start < end:
             got = packets.scan(
                 start,
