@@ -161,14 +161,13 @@ class _FileQuery:
         """Indices of the blocks a query with only this time window reads:
         by the block table's exact times for steno's index; for upstream's
         (no such table), the span the block descriptors give (with slack)."""
-        packets = self.packets
         if self.steno is not None:
             return self.steno.blocks_in_time(*window).tolist()
+        block_size = self.packets.block_size
         if window == NO_TIME_LIMIT:
-            start, end = 0, packets.size // packets.block_size * packets.block_size
-        else:
-            start, end = packets.blocks_in_time(*window)
-        return list(range(start // packets.block_size, end // packets.block_size))
+            return list(range(self.packets.size // block_size))
+        start, end = self.packets.blocks_in_time(*window)
+        return list(range(start // block_size, end // block_size))
 
     def positions(self, expr: KeyExpr) -> array[int]:
         if self.steno is not None:
